@@ -1,0 +1,1 @@
+"""memif-agent: NETCONF/YANG configuration agent for memif interfaces."""

@@ -1,0 +1,1 @@
+"""Command-line tools and benchmarks for memif-agent."""
