@@ -1,0 +1,1 @@
+"""memif dataplane: the _memif C extension and its Python face."""
