@@ -7,3 +7,5 @@ so the suite measures the agent, not ncclient's poll loop.
 import ncclient.transport.session
 
 ncclient.transport.session.TICK = 0.001
+
+pytest_plugins = ["agent_harness"]

@@ -1,0 +1,166 @@
+"""NETCONF message framing (RFC 6242 section 4), sans-I/O.
+
+A `Framer` is fed raw bytes from the transport and hands back complete
+messages one at a time; `encode` frames an outgoing message. Messages are
+taken one at a time because the framing mode changes right after <hello>:
+bytes that arrived in the same read as the client's hello must be decoded
+with the mode the hello negotiated.
+"""
+
+from __future__ import annotations
+
+EOM = b"]]>]]>"
+BASE10 = "1.0"
+BASE11 = "1.1"
+
+# RFC 6242: chunk-size = 1..4294967295, written without leading zeros.
+MAX_CHUNK_SIZE = 4294967295
+# "\n#" + 10 digits + "\n" is the longest legal chunk header.
+_MAX_HEADER = 13
+_DIGITS = frozenset(b"0123456789")
+
+
+class FramingError(Exception):
+    """The peer broke the framing rules; the session cannot continue."""
+
+
+class MessageTooBig(FramingError):
+    """A message exceeded the configured maximum size."""
+
+
+class Framer:
+    """Splits a byte stream into NETCONF messages.
+
+    Starts in base:1.0 end-of-message mode; call `set_chunked()` once both
+    hellos advertise base:1.1. `max_message_size` bounds the memory one
+    message may take (0 = unlimited).
+    """
+
+    __slots__ = ("_buf", "_chunked", "_max", "_scan_from", "_parts", "_size", "_need")
+
+    def __init__(self, max_message_size: int = 0) -> None:
+        self._buf = bytearray()
+        self._chunked = False
+        self._max = max_message_size
+        self._scan_from = 0  # EOM mode: where the delimiter search resumes
+        self._parts: list[bytes] = []  # chunked mode: chunks of the current message
+        self._size = 0  # chunked mode: bytes in _parts
+        self._need = 0  # chunked mode: bytes still due for the current chunk
+
+    @property
+    def chunked(self) -> bool:
+        return self._chunked
+
+    def set_chunked(self) -> None:
+        self._chunked = True
+        self._scan_from = 0
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    def buffered(self) -> int:
+        return len(self._buf) + self._size
+
+    def next_message(self) -> bytes | None:
+        """The next complete message, or None until more bytes arrive.
+
+        Raises FramingError (the session must be closed) on a protocol
+        violation or when a message grows beyond the size limit.
+        """
+        if self._chunked:
+            return self._next_chunked()
+        return self._next_eom()
+
+    def messages(self, data: bytes = b"") -> list[bytes]:
+        """Feed `data` and drain every complete message (fixed framing mode)."""
+        if data:
+            self.feed(data)
+        out = []
+        while (msg := self.next_message()) is not None:
+            out.append(msg)
+        return out
+
+    def _next_eom(self) -> bytes | None:
+        buf = self._buf
+        i = buf.find(EOM, self._scan_from)
+        if i < 0:
+            # The delimiter may straddle this read and the next one.
+            self._scan_from = max(0, len(buf) - (len(EOM) - 1))
+            if self._max and len(buf) > self._max + len(EOM):
+                raise MessageTooBig(f"message exceeds {self._max} bytes")
+            return None
+        msg = bytes(buf[:i])
+        del buf[: i + len(EOM)]
+        self._scan_from = 0
+        if self._max and len(msg) > self._max:
+            raise MessageTooBig(f"message exceeds {self._max} bytes")
+        return msg
+
+    def _next_chunked(self) -> bytes | None:
+        buf = self._buf
+        while True:
+            if self._need:
+                take = min(self._need, len(buf))
+                if not take:
+                    return None
+                self._parts.append(bytes(buf[:take]))
+                del buf[:take]
+                self._need -= take
+                continue
+            # At a header: "\n#<size>\n" or the end-of-chunks marker "\n##\n".
+            if len(buf) < 4:
+                self._check_header_prefix(buf)
+                return None
+            if buf[0] != 0x0A or buf[1] != 0x23:  # "\n#"
+                raise FramingError(f"bad chunk header {bytes(buf[:_MAX_HEADER])!r}")
+            if buf[2] == 0x23:  # "#"
+                if buf[3] != 0x0A:
+                    raise FramingError(f"bad end-of-chunks marker {bytes(buf[:4])!r}")
+                del buf[:4]
+                if not self._parts:
+                    raise FramingError("end-of-chunks marker without a chunk")
+                msg = b"".join(self._parts)
+                self._parts = []
+                self._size = 0
+                return msg
+            end = buf.find(b"\n", 2, _MAX_HEADER)
+            if end < 0:
+                self._check_header_prefix(buf)
+                if len(buf) >= _MAX_HEADER:
+                    raise FramingError(f"chunk header too long {bytes(buf[:_MAX_HEADER])!r}")
+                return None
+            digits = bytes(buf[2:end])
+            if not digits or digits[0] == 0x30 or not _DIGITS.issuperset(digits):
+                raise FramingError(f"bad chunk size {digits!r}")
+            size = int(digits)
+            if size > MAX_CHUNK_SIZE:
+                raise FramingError(f"chunk size {size} above {MAX_CHUNK_SIZE}")
+            self._size += size
+            if self._max and self._size > self._max:
+                raise MessageTooBig(f"message exceeds {self._max} bytes")
+            del buf[: end + 1]
+            self._need = size
+
+    @staticmethod
+    def _check_header_prefix(buf: bytearray) -> None:
+        """Reject a broken header as soon as its first bytes show it, not later."""
+        if buf[:1] and buf[0] != 0x0A:
+            raise FramingError(f"bad chunk header {bytes(buf[:_MAX_HEADER])!r}")
+        if len(buf) >= 2 and buf[1] != 0x23:
+            raise FramingError(f"bad chunk header {bytes(buf[:_MAX_HEADER])!r}")
+        if len(buf) >= 3 and buf[2] != 0x23 and buf[2] not in _DIGITS:
+            raise FramingError(f"bad chunk header {bytes(buf[:_MAX_HEADER])!r}")
+        if len(buf) >= 3 and buf[2] == 0x30:
+            raise FramingError(f"bad chunk size {bytes(buf[2:_MAX_HEADER])!r}")
+
+    def encode(self, message: bytes) -> bytes:
+        return encode(message, self._chunked)
+
+
+def encode(message: bytes, chunked: bool) -> bytes:
+    """Frame one outgoing message (a single chunk in base:1.1)."""
+    if chunked:
+        if not message:
+            raise ValueError("an empty message cannot be chunk-framed")
+        return b"\n#%d\n%s\n##\n" % (len(message), message)
+    return message + EOM

@@ -1,0 +1,156 @@
+"""The `memif-agent` command: NETCONF over SSH for memif interfaces."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+log = logging.getLogger("memif-agent")
+
+DEFAULT_SOCKET0 = "/run/vpp/memif.sock"
+
+
+def default_state_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/memif-agent")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "memif-agent"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="memif-agent",
+        description="NETCONF/YANG agent for memif interfaces (NETCONF over SSH, RFC 6242).",
+    )
+    p.add_argument("--address", default="127.0.0.1", help="listen address (default %(default)s)")
+    p.add_argument("--port", type=int, default=8830,
+                   help="listen port (default %(default)s; 0 picks a free port)")
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="datastores, host key and users file (default: /var/lib/memif-agent "
+                        "as root, else ~/.local/state/memif-agent)")
+    p.add_argument("--host-key", type=Path, default=None,
+                   help="SSH host private key (default STATE_DIR/ssh_host_ed25519_key; "
+                        "an ed25519 key is generated if missing)")
+    p.add_argument("--users", type=Path, default=None,
+                   help="users file (default STATE_DIR/users; created with admin/admin)")
+    p.add_argument("--socket0", default=DEFAULT_SOCKET0,
+                   help="file name of the built-in memif socket 0 (default %(default)s)")
+    p.add_argument("--no-dataplane", action="store_true",
+                   help="serve NETCONF without starting the memif dataplane")
+    p.add_argument("--log-level", default="info",
+                   choices=["debug", "info", "warning", "error"], help="(default %(default)s)")
+    p.add_argument("--max-sessions", type=int, default=64,
+                   help="concurrent NETCONF sessions (default %(default)s; 0 = unlimited)")
+    p.add_argument("--max-message-size", type=int, default=32 * 1024 * 1024,
+                   help="largest accepted NETCONF message in bytes; a bigger one closes the "
+                        "session (default %(default)s)")
+    p.add_argument("--idle-timeout", type=float, default=3600,
+                   help="close sessions idle this many seconds (default %(default)s; 0 = never;"
+                        " sessions with a notification subscription are never idle)")
+    p.add_argument("--hello-timeout", type=float, default=30,
+                   help="close sessions that send no <hello> in time (default %(default)s)")
+    p.add_argument("--login-timeout", type=float, default=30,
+                   help="SSH authentication time limit (default %(default)s)")
+    p.add_argument("--hash-password", action="store_true",
+                   help="read a password from stdin, print its hash for the users file, exit")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    opts = build_parser().parse_args(argv)
+    if opts.state_dir is None:
+        opts.state_dir = default_state_dir()
+    opts.state_dir = opts.state_dir.expanduser().resolve()
+    if opts.host_key is None:
+        opts.host_key = opts.state_dir / "ssh_host_ed25519_key"
+    if opts.users is None:
+        opts.users = opts.state_dir / "users"
+    return opts
+
+
+def prepare_state(opts: argparse.Namespace) -> None:
+    """State dir 0700, host key 0600 and a users file exist after this."""
+    opts.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = opts.state_dir.stat().st_mode & 0o777
+    if mode & 0o077:
+        log.warning("state directory %s has mode %o; tightening to 0700", opts.state_dir, mode)
+        os.chmod(opts.state_dir, 0o700)
+    if not opts.host_key.exists():
+        import asyncssh
+
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        opts.host_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(opts.host_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.export_private_key())
+        log.info("generated SSH host key %s (%s)", opts.host_key,
+                 key.get_fingerprint())
+    if not opts.users.exists():
+        from agent.users import write_default_users
+
+        write_default_users(opts.users)
+        log.warning("created users file %s with user 'admin', password 'admin': "
+                    "change it (memif-agent --hash-password)", opts.users)
+
+
+async def serve(opts: argparse.Namespace) -> None:
+    from agent import transport
+    from agent.app import build_server
+
+    server = build_server(opts)
+    await server.startup()
+    acceptor = await transport.start(server, opts.host_key)
+    sockets = acceptor.sockets if hasattr(acceptor, "sockets") else []
+    addrs = [s.getsockname() for s in sockets] or [(opts.address, opts.port)]
+    for addr in addrs:
+        # tests/agent_harness.py waits for this line and reads the port from it.
+        log.info("listening on %s:%d", addr[0], addr[1])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    acceptor.close()
+    await server.shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    if opts.hash_password:
+        from agent.users import hash_password
+
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            print("empty password", file=sys.stderr)
+            return 2
+        print(hash_password(password))
+        return 0
+    logging.basicConfig(
+        level=opts.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # asyncssh logs every channel open/close at info; that is debug detail here.
+    logging.getLogger("asyncssh").setLevel(
+        logging.DEBUG if opts.log_level == "debug" else logging.WARNING)
+    try:
+        prepare_state(opts)
+    except OSError as e:
+        log.error("cannot prepare state directory %s: %s", opts.state_dir, e)
+        return 1
+    try:
+        asyncio.run(serve(opts))
+    except OSError as e:
+        log.error("%s", e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""One NETCONF session as a sans-I/O state machine (RFC 6241 sections 4 and 8.1).
+
+`Session.receive(bytes)` returns what the transport must do, in order:
+`bytes` to send, `Request`s to dispatch (their replies must go out in the same
+order), or `CLOSE`. The session never touches a socket; the transport feeds it
+and writes what it returns, which is what the byte-vector tests rely on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable
+
+from lxml import etree
+
+from agent.errors import NC_NS, RpcError
+from agent.framing import EOM, Framer, FramingError, encode
+
+log = logging.getLogger(__name__)
+
+BASE10 = "urn:ietf:params:netconf:base:1.0"
+BASE11 = "urn:ietf:params:netconf:base:1.1"
+
+_RPC = f"{{{NC_NS}}}rpc"
+_HELLO = f"{{{NC_NS}}}hello"
+_CAPS = f"{{{NC_NS}}}capabilities"
+_CAP = f"{{{NC_NS}}}capability"
+_SESSION_ID = f"{{{NC_NS}}}session-id"
+
+_REPLY_OPEN = b'<rpc-reply xmlns="' + NC_NS.encode() + b'"'
+_REPLY_CLOSE = b"</rpc-reply>"
+_OK = b"<ok/>"
+
+# Best effort only: lets the error for an unparsable message still carry the
+# client's message-id, so the client is not left waiting for a reply.
+_MESSAGE_ID_RE = re.compile(
+    rb"""<(?:[A-Za-z_][\w.-]*:)?rpc\s[^>]*?\bmessage-id\s*=\s*(["'])(.{0,256}?)\1"""
+)
+
+
+def hardened_parser() -> etree.XMLParser:
+    """An lxml parser that never fetches, expands or loads anything external.
+
+    huge_tree stays off, so libxml2 keeps its default depth (256) and text-node
+    size limits; DTDs are refused before parsing (see Session._parse).
+    """
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+class _Close:
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"CLOSE({self.reason})"
+
+
+class Request:
+    """One well-formed <rpc> to dispatch: the operation element and the envelope."""
+
+    __slots__ = ("op", "message_id", "attrs", "nsmap")
+
+    def __init__(self, op: etree._Element, message_id: str, attrs, nsmap) -> None:
+        self.op = op
+        self.message_id = message_id
+        self.attrs = attrs
+        self.nsmap = nsmap
+
+    def __repr__(self) -> str:
+        return f"Request({self.op.tag}, message_id={self.message_id!r})"
+
+
+def _escape_attr(value: str) -> str:
+    return (
+        value.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace('"', "&quot;")
+        .replace("\n", "&#10;")
+        .replace("\r", "&#13;")
+        .replace("\t", "&#9;")
+    )
+
+
+def reply_head(attrs, nsmap) -> bytes:
+    """`<rpc-reply ...>` carrying every attribute of the <rpc> (RFC 6241 4.2)."""
+    parts = [_REPLY_OPEN]
+    declared: dict[str, str] = {}
+    for key, value in attrs.items():
+        if key[0] == "{":
+            ns, local = key[1:].split("}", 1)
+            prefix = declared.get(ns)
+            if prefix is None:
+                prefix = next((p for p, u in (nsmap or {}).items() if u == ns and p), None)
+                prefix = prefix or f"a{len(declared)}"
+                declared[ns] = prefix
+                parts.append(f' xmlns:{prefix}="{_escape_attr(ns)}"'.encode())
+            key = f"{prefix}:{local}"
+        parts.append(f' {key}="{_escape_attr(value)}"'.encode())
+    parts.append(b">")
+    return b"".join(parts)
+
+
+def serialize_body(result) -> bytes:
+    """Children of <rpc-reply> from a handler result (None means <ok/>)."""
+    if result is None:
+        return _OK
+    if isinstance(result, bytes | bytearray):
+        return bytes(result)
+    if isinstance(result, str):
+        return result.encode()
+    if isinstance(result, list | tuple):
+        return b"".join(serialize_body(r) for r in result)
+    return etree.tostring(result, with_tail=False)
+
+
+def error_xml(errors: Iterable[RpcError]) -> bytes:
+    return b"".join(etree.tostring(e.to_xml(), with_tail=False) for e in errors)
+
+
+class Session:
+    """Protocol state of one NETCONF session.
+
+    `transport` is set by the I/O layer to an object with `write(bytes)` and
+    `close(reason)`; the session only uses it for out-of-band output
+    (notifications, kill-session) through `send_message` and `close`.
+    """
+
+    def __init__(
+        self,
+        session_id: int,
+        username: str,
+        capabilities: list[str],
+        *,
+        max_message_size: int = 0,
+        source_host: str = "",
+        parser: etree.XMLParser | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.username = username
+        self.source_host = source_host
+        self.login_time = time.time()
+        self.server_capabilities = capabilities
+        self.client_capabilities: list[str] = []
+        self.framer = Framer(max_message_size)
+        self.parser = parser or hardened_parser()
+        self.state = "hello"  # hello -> open -> closed
+        self.closing = False  # set by close-session: close after the current reply
+        self.transport = None
+        self.subscription = None  # set by agent.notifications
+        self.data: dict = {}  # per-session scratch for feature modules
+        # RFC 6022 per-session counters.
+        self.in_rpcs = 0
+        self.in_bad_rpcs = 0
+        self.out_rpc_errors = 0
+        self.out_notifications = 0
+        self.bad_hello = False
+
+    # -- output ------------------------------------------------------------
+
+    def hello(self) -> bytes:
+        """The server <hello>, always end-of-message framed."""
+        root = etree.Element(_HELLO, nsmap={None: NC_NS})
+        caps = etree.SubElement(root, _CAPS)
+        for uri in self.server_capabilities:
+            etree.SubElement(caps, _CAP).text = uri
+        etree.SubElement(root, _SESSION_ID).text = str(self.session_id)
+        return etree.tostring(root) + EOM
+
+    def frame(self, message: bytes) -> bytes:
+        return encode(message, self.framer.chunked)
+
+    def reply(self, request: Request, result=None) -> bytes:
+        """A framed <rpc-reply> for a handler's result."""
+        self.in_rpcs += 1
+        body = serialize_body(result)
+        attrs = request.attrs
+        if len(attrs) == 1:
+            head = b'%s message-id="%s">' % (_REPLY_OPEN, _escape_attr(request.message_id).encode())
+        else:
+            head = reply_head(attrs, request.nsmap)
+        return self.frame(head + body + _REPLY_CLOSE)
+
+    def error_reply(
+        self, request: Request | None, errors: list[RpcError], *, bad_rpc: bool = False
+    ) -> bytes:
+        """A framed <rpc-reply> holding <rpc-error>s.
+
+        bad_rpc: the message was not a valid rpc (counts as in-bad-rpcs).
+        """
+        if bad_rpc:
+            self.in_bad_rpcs += 1
+        else:
+            self.in_rpcs += 1
+        self.out_rpc_errors += 1
+        head = reply_head(request.attrs, request.nsmap) if request else _REPLY_OPEN + b">"
+        return self.frame(head + error_xml(errors) + _REPLY_CLOSE)
+
+    def _bad_message_reply(self, raw: bytes, error: RpcError) -> bytes:
+        m = _MESSAGE_ID_RE.search(raw[:4096])
+        if m:
+            try:
+                mid = m.group(2).decode()
+            except UnicodeDecodeError:
+                mid = None
+            if mid is not None:
+                req = Request(None, mid, {"message-id": mid}, None)
+                return self.error_reply(req, [error], bad_rpc=True)
+        return self.error_reply(None, [error], bad_rpc=True)
+
+    def send_message(self, message: bytes) -> None:
+        """Out-of-band output (notifications): frame and write through the transport."""
+        if self.transport is not None and self.state == "open":
+            self.transport.write(self.frame(message))
+
+    def close(self, reason: str = "closed") -> None:
+        if self.transport is not None:
+            self.transport.close(reason)
+
+    # -- input -------------------------------------------------------------
+
+    def receive(self, data: bytes) -> list:
+        """Feed bytes from the peer; return the actions in order."""
+        if self.state == "closed":
+            return []
+        self.framer.feed(data)
+        out: list = []
+        while True:
+            try:
+                msg = self.framer.next_message()
+            except FramingError as e:
+                self.state = "closed"
+                out.append(_Close(f"framing error: {e}"))
+                return out
+            if msg is None:
+                return out
+            if self.state == "hello":
+                action = self._on_hello(msg)
+                if action is not None:
+                    self.state = "closed"
+                    out.append(action)
+                    return out
+            else:
+                out.append(self._on_message(msg))
+
+    def _parse(self, msg: bytes) -> etree._Element:
+        if b"<!DOCTYPE" in msg:
+            raise RpcError("malformed-message", "DTDs and entity declarations are not accepted",
+                           type="rpc")
+        try:
+            return etree.fromstring(msg, self.parser)
+        except etree.XMLSyntaxError as e:
+            raise RpcError("malformed-message", f"not well-formed XML: {e}", type="rpc") from None
+        except ValueError as e:  # e.g. empty input
+            raise RpcError("malformed-message", f"not well-formed XML: {e}", type="rpc") from None
+
+    def _on_hello(self, msg: bytes) -> _Close | None:
+        try:
+            root = self._parse(msg)
+        except RpcError as e:
+            self.bad_hello = True
+            return _Close(f"bad hello: {e.message}")
+        if root.tag != _HELLO:
+            self.bad_hello = True
+            return _Close(f"expected <hello>, got {root.tag}")
+        if root.find(_SESSION_ID) is not None:
+            # RFC 6241 8.1: a client hello with a session-id terminates the session.
+            self.bad_hello = True
+            return _Close("client <hello> contains a session-id")
+        caps = [(c.text or "").strip() for c in root.iterfind(f"{_CAPS}/{_CAP}")]
+        self.client_capabilities = caps
+        has10, has11 = BASE10 in caps, BASE11 in caps
+        if not (has10 or has11):
+            self.bad_hello = True
+            return _Close("client <hello> offers neither base:1.0 nor base:1.1")
+        if has11 and BASE11 in self.server_capabilities:
+            self.framer.set_chunked()
+        self.state = "open"
+        return None
+
+    def _on_message(self, msg: bytes):
+        try:
+            root = self._parse(msg)
+        except RpcError as e:
+            return self._bad_message_reply(msg, e)
+        tag = root.tag
+        if tag != _RPC:
+            return self._bad_envelope(root)
+        attrs = root.attrib
+        message_id = attrs.get("message-id")
+        if message_id is None:
+            err = RpcError("missing-attribute", "<rpc> has no message-id attribute", type="rpc",
+                           info=[("bad-attribute", "message-id"), ("bad-element", "rpc")])
+            return self.error_reply(None, [err], bad_rpc=True)
+        request = Request(None, message_id, dict(attrs), root.nsmap)
+        op = None
+        for child in root:
+            if op is not None:
+                bad = etree.QName(child).localname
+                err = RpcError("unknown-element", "<rpc> must hold exactly one operation",
+                               type="protocol", info=[("bad-element", bad)])
+                return self.error_reply(request, [err], bad_rpc=True)
+            op = child
+        if op is None:
+            err = RpcError("missing-element", "<rpc> holds no operation", type="protocol",
+                           info=[("bad-element", "rpc")])
+            return self.error_reply(request, [err], bad_rpc=True)
+        request.op = op
+        return request
+
+    def _bad_envelope(self, root: etree._Element) -> bytes:
+        q = etree.QName(root)
+        if q.localname == "rpc":
+            err = RpcError("unknown-namespace",
+                           f"<rpc> must be in namespace {NC_NS}, not {q.namespace or 'none'}",
+                           type="protocol",
+                           info=[("bad-element", "rpc"), ("bad-namespace", q.namespace or "")])
+        else:
+            err = RpcError("unknown-element", f"expected <rpc>, got <{q.localname}>",
+                           type="protocol", info=[("bad-element", q.localname)])
+        mid = root.get("message-id")
+        req = Request(None, mid, {"message-id": mid}, None) if mid is not None else None
+        return self.error_reply(req, [err], bad_rpc=True)
+
+
+CLOSE = _Close
+__all__ = ["BASE10", "BASE11", "CLOSE", "Request", "Session", "hardened_parser"]

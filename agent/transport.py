@@ -1,0 +1,324 @@
+"""NETCONF over SSH (RFC 6242) with asyncssh: the only module here doing network I/O.
+
+One SSH connection may open one `netconf` subsystem channel; each becomes a
+sans-I/O `agent.session.Session`. Replies are written strictly in request
+order: synchronous handlers are answered inline, and while an asynchronous
+handler runs, later requests wait in a per-session queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from pathlib import Path
+
+import asyncssh
+
+from agent.server import Server
+from agent.session import CLOSE, Session
+
+log = logging.getLogger(__name__)
+
+# Modern algorithms only: no SHA-1, no CBC, no DSA, no group1/group14-sha1.
+KEX_ALGS = [
+    "mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org",
+    "curve448-sha512", "ecdh-sha2-nistp521", "ecdh-sha2-nistp384", "ecdh-sha2-nistp256",
+    "diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
+    "diffie-hellman-group14-sha256",
+]
+ENCRYPTION_ALGS = [
+    "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
+    "aes256-ctr", "aes192-ctr", "aes128-ctr",
+]
+MAC_ALGS = [
+    "hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
+    "hmac-sha2-256", "hmac-sha2-512",
+]
+SIGNATURE_ALGS = [
+    "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "rsa-sha2-512", "rsa-sha2-256",
+]
+
+# Stop reading from a client that queues this many requests without reading replies.
+_MAX_QUEUED = 64
+
+
+class _LoginThrottle:
+    """Slows down password guessing: each recent failure from an address adds delay."""
+
+    def __init__(self, window: float = 60.0, step: float = 0.5, cap: float = 5.0) -> None:
+        self.window, self.step, self.cap = window, step, cap
+        self._fails: dict[str, deque] = {}
+
+    def failed(self, addr: str) -> float:
+        now = time.monotonic()
+        q = self._fails.setdefault(addr, deque())
+        while q and now - q[0] > self.window:
+            q.popleft()
+        q.append(now)
+        if len(self._fails) > 10000:  # bound memory under a spray of addresses
+            self._fails = {addr: q}
+        return min(self.step * len(q), self.cap)
+
+
+class _SSHServer(asyncssh.SSHServer):
+    def __init__(self, server: Server, throttle: _LoginThrottle) -> None:
+        self._server = server
+        self._throttle = throttle
+        self._conn: asyncssh.SSHServerConnection | None = None
+        self._peer = "?"
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        peer = conn.get_extra_info("peername") or ("?", 0)
+        self._peer = str(peer[0])
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            log.debug("SSH connection from %s lost: %s", self._peer, exc)
+
+    def begin_auth(self, username: str) -> bool:
+        users = self._server.users
+        user = users.get(username) if users is not None else None
+        if user is not None and user.authorized_keys is not None:
+            try:
+                self._conn.set_authorized_keys(str(user.authorized_keys))
+            except (OSError, ValueError, asyncssh.KeyImportError) as e:
+                log.error("cannot read authorized keys %s of user %s: %s",
+                          user.authorized_keys, username, e)
+        return True  # always ask: do not reveal which user names exist
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    async def validate_password(self, username: str, password: str) -> bool:
+        from agent.users import verify_password
+
+        users = self._server.users
+        user = users.get(username) if users is not None else None
+        stored = user.password_hash if user else None
+        # scrypt takes tens of milliseconds: keep it off the event loop.
+        ok = await asyncio.to_thread(verify_password, stored, password)
+        if ok:
+            log.info("user %s logged in from %s (password)", username, self._peer)
+            return True
+        delay = self._throttle.failed(self._peer)
+        log.warning("failed login for user %r from %s (password); delaying %.1fs",
+                    username, self._peer, delay)
+        await asyncio.sleep(delay)
+        return False
+
+    def session_requested(self):
+        return NetconfChannel(self._server, self._peer)
+
+
+class NetconfChannel(asyncssh.SSHServerSession):
+    """Glue between one SSH channel and one sans-I/O Session."""
+
+    def __init__(self, server: Server, peer: str) -> None:
+        self._server = server
+        self._peer = peer
+        self._chan = None
+        self.session: Session | None = None
+        self._queue: deque = deque()
+        self._busy = False  # an async handler is running
+        self._write_paused = False
+        self._read_paused = False
+        self._closed = False
+        self._last_activity = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- asyncssh callbacks ---------------------------------------------------
+
+    def connection_made(self, chan) -> None:
+        self._chan = chan
+
+    def shell_requested(self) -> bool:
+        return False
+
+    def exec_requested(self, command: str) -> bool:
+        return False
+
+    def subsystem_requested(self, subsystem: str) -> bool:
+        if subsystem != "netconf":
+            return False
+        opts = self._server.options
+        max_sessions = getattr(opts, "max_sessions", 0) or 0
+        if max_sessions and len(self._server.sessions) >= max_sessions:
+            log.warning("refusing NETCONF session from %s: %d sessions open (max-sessions)",
+                        self._peer, len(self._server.sessions))
+            self._server.stats.dropped_sessions += 1
+            return False
+        return True
+
+    def session_started(self) -> None:
+        if self.session is not None:
+            return
+        username = self._chan.get_extra_info("username") or ""
+        session = self._server.new_session(username, self._peer)
+        session.transport = self
+        self.session = session
+        log.info("session %d started for %s from %s", session.session_id, username, self._peer)
+        self._chan.write(session.hello())
+        self._arm_timer()
+
+    def data_received(self, data: bytes, datatype) -> None:
+        if datatype is not None or self._closed or self.session is None:
+            return
+        self._last_activity = time.monotonic()
+        actions = self.session.receive(data)
+        if actions:
+            self._queue.extend(actions)
+            if not self._busy and not self._write_paused:
+                self._drain()
+        if len(self._queue) > _MAX_QUEUED and not self._read_paused:
+            self._read_paused = True
+            self._chan.pause_reading()
+
+    def eof_received(self) -> bool:
+        self.close("client sent EOF")
+        return False
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        if not self._read_paused:
+            self._read_paused = True
+            self._chan.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if not self._busy:
+            self._drain()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.session is not None:
+            log.info("session %d ended (%s)", self.session.session_id,
+                     exc if exc else "channel closed")
+            self._server.end_session(self.session)
+
+    # -- transport interface used by Session ------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if not self._closed:
+            self._chan.write(data)
+
+    def close(self, reason: str = "closed") -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.clear()
+        if self.session is not None:
+            log.info("closing session %d: %s", self.session.session_id, reason)
+            self.session.state = "closed"
+        if self._timer is not None:
+            self._timer.cancel()
+        conn = self._chan.get_extra_info("connection")
+        self._chan.close()
+        # One NETCONF session per SSH connection: end the connection with it.
+        if conn is not None:
+            conn.close()
+
+    # -- request pipeline --------------------------------------------------------
+
+    def _drain(self) -> None:
+        queue = self._queue
+        session = self.session
+        write = self._chan.write
+        while queue and not self._closed:
+            if self._write_paused:
+                return
+            item = queue.popleft()
+            cls = item.__class__
+            if cls is bytes:
+                write(item)
+                continue
+            if cls is CLOSE:
+                self.close(item.reason)
+                return
+            out = self._server.dispatch(session, item)
+            if out.__class__ is bytes:
+                write(out)
+                if session.closing:
+                    self.close("close-session")
+                    return
+                continue
+            self._busy = True
+            asyncio.get_running_loop().create_task(self._await_reply(out))
+            return
+        if self._read_paused and not self._write_paused and not self._closed:
+            self._read_paused = False
+            self._chan.resume_reading()
+
+    async def _await_reply(self, pending) -> None:
+        try:
+            out = await pending
+            if not self._closed:
+                self._chan.write(out)
+                if self.session.closing:
+                    self.close("close-session")
+        finally:
+            self._busy = False
+        if not self._closed:
+            self._drain()
+
+    # -- timeouts ---------------------------------------------------------------
+
+    def _arm_timer(self) -> None:
+        opts = self._server.options
+        idle = getattr(opts, "idle_timeout", 0) or 0
+        hello = getattr(opts, "hello_timeout", 0) or 0
+        delay = min(x for x in (idle, hello, 3600) if x > 0)
+        self._timer = asyncio.get_running_loop().call_later(delay, self._check_timeouts)
+
+    def _check_timeouts(self) -> None:
+        if self._closed:
+            return
+        opts = self._server.options
+        now = time.monotonic()
+        hello = getattr(opts, "hello_timeout", 0) or 0
+        idle = getattr(opts, "idle_timeout", 0) or 0
+        if hello and self.session.state == "hello" and now - self._last_activity >= hello:
+            self.close(f"no <hello> within {hello}s")
+            return
+        # A session with a notification subscription is busy listening, not idle.
+        if (idle and self.session.subscription is None
+                and not self._busy and now - self._last_activity >= idle):
+            self.close(f"idle for {idle}s")
+            return
+        next_check = min(x for x in (idle, hello if self.session.state == "hello" else 0, 3600)
+                         if x > 0)
+        wait = max(0.05, next_check - (now - self._last_activity))
+        self._timer = asyncio.get_running_loop().call_later(wait, self._check_timeouts)
+
+
+async def start(server: Server, host_key: Path) -> asyncssh.SSHAcceptor:
+    """Listen for SSH connections; returns the acceptor (close() it to stop)."""
+    opts = server.options
+    throttle = _LoginThrottle()
+    return await asyncssh.create_server(
+        lambda: _SSHServer(server, throttle),
+        opts.address,
+        opts.port,
+        server_host_keys=[str(host_key)],
+        encoding=None,
+        kex_algs=KEX_ALGS,
+        encryption_algs=ENCRYPTION_ALGS,
+        mac_algs=MAC_ALGS,
+        signature_algs=SIGNATURE_ALGS,
+        compression_algs=["none"],
+        allow_pty=False,
+        agent_forwarding=False,
+        x11_forwarding=False,
+        rdns_lookup=False,
+        login_timeout=getattr(opts, "login_timeout", 30) or 30,
+        keepalive_interval=getattr(opts, "keepalive_interval", 0) or 0,
+        reuse_address=True,
+    )

@@ -1,0 +1,170 @@
+"""pytest fixtures that run the real agent as a subprocess (team contract, brief).
+
+    def test_x(agent):                 # started with a tmp state dir, socket0 under tmp
+        with agent.connect() as m:     # ncclient manager over real SSH (admin/admin)
+            m.get_config("running")
+
+    def test_y(start_agent, tmp_path):
+        a = start_agent(tmp_path, "--no-dataplane")
+
+The agent is started with --port 0 and the port is read from its log line
+"listening on ADDR:PORT"; restarts reuse that port so clients reconnect to
+the same address.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
+START_TIMEOUT = 30.0
+
+
+class AgentProcess:
+    def __init__(self, workdir: Path, *extra_args: str) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = self.workdir / "state"
+        self.socket0 = str(self.workdir / "memif0.sock")
+        self.log_path = self.workdir / "agent.log"
+        self.extra_args = list(extra_args)
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+        self._managers: list = []
+        self._log_offset = 0
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def command(self) -> list[str]:
+        args = [
+            sys.executable, "-m", "agent.main",
+            "--address", "127.0.0.1",
+            "--port", str(self.port),
+            "--state-dir", str(self.state_dir),
+            "--socket0", self.socket0,
+        ]
+        if "--log-level" not in self.extra_args:
+            args += ["--log-level", "info"]
+        return args + self.extra_args
+
+    def start(self) -> AgentProcess:
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("agent already running")
+        log = open(self.log_path, "ab")
+        self._log_offset = log.tell()
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(self.command(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env)
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            m = _LISTEN_RE.search(self._new_log())
+            if m:
+                self.port = int(m.group(2))
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited with {self.proc.returncode}:\n{self.log()}")
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError(f"agent did not start within {START_TIMEOUT}s:\n{self.log()}")
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM and wait; returns the exit code."""
+        self._close_managers()
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError(f"agent ignored SIGTERM for {timeout}s:\n{self.log()}") from None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        self._close_managers(polite=False)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> AgentProcess:
+        self.stop()
+        return self.start()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- clients -----------------------------------------------------------------
+
+    def connect(self, username: str = "admin", password: str | None = "admin", **kw):
+        from ncclient import manager
+
+        args = dict(host="127.0.0.1", port=self.port, username=username, password=password,
+                    hostkey_verify=False, allow_agent=False, look_for_keys=False, timeout=30)
+        args.update(kw)
+        m = manager.connect(**args)
+        self._managers.append(m)
+        return m
+
+    def _close_managers(self, polite: bool = True) -> None:
+        for m in self._managers:
+            try:
+                if polite and m.connected:
+                    m.close_session()
+            except Exception:
+                pass
+            try:
+                m._session.close()
+            except Exception:
+                pass
+        self._managers.clear()
+
+    # -- logs ----------------------------------------------------------------------
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def _new_log(self) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_offset)
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+@pytest.fixture
+def start_agent():
+    """start_agent(tmp_path, *extra_args) -> started AgentProcess, stopped at teardown."""
+    started: list[AgentProcess] = []
+
+    def _start(workdir: Path, *extra_args: str) -> AgentProcess:
+        a = AgentProcess(workdir, *extra_args)
+        started.append(a)
+        return a.start()
+
+    yield _start
+    for a in started:
+        try:
+            a.stop()
+        except Exception:
+            a.kill()
+
+
+@pytest.fixture
+def agent(tmp_path, start_agent):
+    return start_agent(tmp_path / "agent")
