@@ -28,9 +28,12 @@ KEX_ALGS = [
     "diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
     "diffie-hellman-group14-sha256",
 ]
+# chacha20-poly1305 is left out on purpose: asyncssh builds two cipher contexts
+# per packet for it in Python, which halved RPC throughput here; AES-GCM runs in
+# OpenSSL with AES-NI and every current client offers it.
 ENCRYPTION_ALGS = [
-    "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
-    "aes256-ctr", "aes192-ctr", "aes128-ctr",
+    "aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
+    "aes128-ctr", "aes192-ctr", "aes256-ctr",
 ]
 MAC_ALGS = [
     "hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
