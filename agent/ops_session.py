@@ -31,7 +31,8 @@ def kill_session(ctx: RpcContext, op: etree._Element) -> None:
     if target == ctx.session_id:
         raise RpcError("invalid-value", "a session cannot kill itself; use close-session",
                        type="protocol", path="/nc:rpc/nc:kill-session/nc:session-id")
-    if not ctx.server.kill_session(target, f"killed by session {ctx.session_id}"):
+    if not ctx.server.kill_session(target, f"killed by session {ctx.session_id}",
+                                   killed_by=ctx.session_id):
         raise RpcError("invalid-value", f"no session {target}", type="protocol",
                        path="/nc:rpc/nc:kill-session/nc:session-id")
 

@@ -17,7 +17,7 @@ from lxml import etree
 
 from agent.errors import RpcError, RpcErrors
 from agent.rpc_context import RpcContext
-from agent.session import BASE10, BASE11, Request, Session
+from agent.session import BASE10, BASE11, PATH_PREFIXES, Request, Session
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,14 @@ class Server:
         self._shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self._rpc_hooks: list[Callable[[RpcContext, etree._Element], None]] = []
         self._notification_router: Callable[[etree._Element], None] | None = None
+        self._session_start_hooks: list[Callable[[Session], Any]] = []
+        self._session_gone_hooks: list[Callable[[Session], Any]] = []
+        self.notification_checks: list[Callable[[Session, etree._Element], bool]] = []
         self._next_session_id = 1
+        for m in schema:
+            ns = module_ns(m)
+            PATH_PREFIXES.setdefault(m.name(), ns)
+            PATH_PREFIXES.setdefault(m.prefix(), ns)
 
     # -- registration (the contract) ---------------------------------------
 
@@ -105,6 +112,17 @@ class Server:
 
     def set_notification_router(self, fn: Callable[[etree._Element], None]) -> None:
         self._notification_router = fn
+
+    def add_notification_check(self, fn: Callable[[Session, etree._Element], bool]) -> None:
+        """fn(session, event) -> False withholds the event from that session (NACM)."""
+        self.notification_checks.append(fn)
+
+    def add_session_start_hook(self, fn: Callable[[Session], Any]) -> None:
+        self._session_start_hooks.append(fn)
+
+    def add_session_gone_hook(self, fn: Callable[[Session], Any]) -> None:
+        """Like a session-end hook, but gets the Session (end_reason, killed_by)."""
+        self._session_gone_hooks.append(fn)
 
     # -- state ----------------------------------------------------------------
 
@@ -174,6 +192,11 @@ class Server:
         )
         self.sessions[sid] = session
         self.stats.in_sessions += 1
+        for fn in self._session_start_hooks:
+            try:
+                fn(session)
+            except Exception:
+                log.exception("session-start hook %r failed", fn)
         return session
 
     def end_session(self, session: Session) -> None:
@@ -193,12 +216,20 @@ class Server:
                 fn(session.session_id)
             except Exception:
                 log.exception("session-end hook %r failed for session %d", fn, session.session_id)
+        for fn in self._session_gone_hooks:
+            try:
+                fn(session)
+            except Exception:
+                log.exception("session-gone hook %r failed", fn)
 
-    def kill_session(self, session_id: int, reason: str = "killed") -> bool:
+    def kill_session(self, session_id: int, reason: str = "killed",
+                     killed_by: int | None = None) -> bool:
         session = self.sessions.get(session_id)
         if session is None:
             return False
         self.stats.dropped_sessions += 1
+        session.end_reason = "killed"
+        session.killed_by = killed_by
         session.close(reason)
         # The transport ends the session when the channel closes; do it now too,
         # so the victim's locks are free when kill-session replies <ok/>.

@@ -126,8 +126,28 @@ def serialize_body(result) -> bytes:
     return etree.tostring(result, with_tail=False)
 
 
+# Prefix -> namespace for prefixes that may appear in error-path: module names
+# and module prefixes of the schema (filled by agent.server), plus "nc".
+PATH_PREFIXES: dict[str, str] = {"nc": NC_NS}
+_PREFIX_RE = re.compile(r"([A-Za-z_][\w.-]*):")
+
+
+def path_nsmap(path: str | None) -> dict[str, str] | None:
+    """Declarations for the prefixes an error-path uses, so the path resolves."""
+    if not path:
+        return None
+    nsmap = {}
+    for prefix in _PREFIX_RE.findall(path):
+        ns = PATH_PREFIXES.get(prefix)
+        if ns is not None and prefix != "xml":
+            nsmap[prefix] = ns
+    return nsmap or None
+
+
 def error_xml(errors: Iterable[RpcError]) -> bytes:
-    return b"".join(etree.tostring(e.to_xml(), with_tail=False) for e in errors)
+    return b"".join(
+        etree.tostring(e.to_xml(path_nsmap(e.path)), with_tail=False) for e in errors
+    )
 
 
 class Session:
@@ -167,6 +187,9 @@ class Session:
         self.out_rpc_errors = 0
         self.out_notifications = 0
         self.bad_hello = False
+        # RFC 6470 termination-reason: closed, killed, dropped, timeout, bad-hello, other.
+        self.end_reason = "dropped"
+        self.killed_by: int | None = None
 
     # -- output ------------------------------------------------------------
 
@@ -242,6 +265,7 @@ class Session:
                 msg = self.framer.next_message()
             except FramingError as e:
                 self.state = "closed"
+                self.end_reason = "other"
                 out.append(_Close(f"framing error: {e}"))
                 return out
             if msg is None:
@@ -250,6 +274,7 @@ class Session:
                 action = self._on_hello(msg)
                 if action is not None:
                     self.state = "closed"
+                    self.end_reason = "bad-hello"
                     out.append(action)
                     return out
             else:

@@ -250,6 +250,7 @@ class NetconfChannel(asyncssh.SSHServerSession):
             if out.__class__ is bytes:
                 write(out)
                 if session.closing:
+                    session.end_reason = "closed"
                     self.close("close-session")
                     return
                 continue
@@ -266,6 +267,7 @@ class NetconfChannel(asyncssh.SSHServerSession):
             if not self._closed:
                 self._chan.write(out)
                 if self.session.closing:
+                    self.session.end_reason = "closed"
                     self.close("close-session")
         finally:
             self._busy = False
@@ -289,11 +291,13 @@ class NetconfChannel(asyncssh.SSHServerSession):
         hello = getattr(opts, "hello_timeout", 0) or 0
         idle = getattr(opts, "idle_timeout", 0) or 0
         if hello and self.session.state == "hello" and now - self._last_activity >= hello:
+            self.session.end_reason = "bad-hello"
             self.close(f"no <hello> within {hello}s")
             return
         # A session with a notification subscription is busy listening, not idle.
         if (idle and self.session.subscription is None
                 and not self._busy and now - self._last_activity >= idle):
+            self.session.end_reason = "timeout"
             self.close(f"idle for {idle}s")
             return
         next_check = min(x for x in (idle, hello if self.session.state == "hello" else 0, 3600)

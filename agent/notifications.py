@@ -1,0 +1,196 @@
+"""RFC 5277 event notifications: create-subscription on stream NETCONF.
+
+`server.notify(event)` wraps the event in <notification><eventTime> once,
+then sends it to every subscribed session whose filter (subtree or XPath) and
+access checks pass. Also emits the RFC 6470 netconf-session-start/-end events.
+Replay is not supported (no :replay capability), so startTime is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from lxml import etree
+
+from agent.errors import NC_NS, RpcError
+from agent.rpc_context import RpcContext
+from agent.server import Server
+from agent.session import PATH_PREFIXES, Session
+
+log = logging.getLogger(__name__)
+
+NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+NCN_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+NOTIFICATION_CAP = "urn:ietf:params:netconf:capability:notification:1.0"
+INTERLEAVE_CAP = "urn:ietf:params:netconf:capability:interleave:1.0"
+STREAM = "NETCONF"
+_Q = f"{{{NOTIF_NS}}}"
+_NC_FILTER = f"{{{NC_NS}}}filter"
+
+
+def event_time(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Subscription:
+    __slots__ = ("stream", "kind", "filter")
+
+    def __init__(self, stream: str, kind: str | None, filt) -> None:
+        self.stream = stream
+        self.kind = kind  # None (everything), "subtree" or "xpath"
+        self.filter = filt  # subtree: list of elements; xpath: compiled XPath
+
+    def matches(self, event: etree._Element) -> bool:
+        if self.kind is None:
+            return True
+        if self.kind == "xpath":
+            try:
+                result = self.filter(etree.ElementTree(event))
+            except etree.XPathError:
+                return False
+            return bool(result)
+        return any(subtree_match(f, event) for f in self.filter)
+
+
+def subtree_match(filt: etree._Element, node: etree._Element) -> bool:
+    """RFC 6241 6.2 subtree filter test of one top-level node (content-match semantics).
+
+    Containment and content-match nodes must be present and equal; selection
+    nodes only select, so they never reject. Namespaces match when the filter
+    gives one; attribute match expressions must equal.
+    """
+    if not _name_matches(filt, node):
+        return False
+    for key, value in filt.attrib.items():
+        if node.get(key) != value:
+            return False
+    children = [c for c in filt if isinstance(c.tag, str)]
+    if not children:
+        text = (filt.text or "").strip()
+        return not text or (node.text or "").strip() == text
+    for child in children:
+        has_kids = any(isinstance(c.tag, str) for c in child)
+        text = (child.text or "").strip()
+        if not has_kids and not text:
+            continue  # selection node
+        if not any(subtree_match(child, n) for n in node if isinstance(n.tag, str)):
+            return False
+    return True
+
+
+def _name_matches(filt: etree._Element, node: etree._Element) -> bool:
+    fq, nq = etree.QName(filt), etree.QName(node)
+    if fq.localname != nq.localname:
+        return False
+    return not fq.namespace or fq.namespace == nq.namespace
+
+
+class Notifications:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    # -- create-subscription -----------------------------------------------------
+
+    def create_subscription(self, ctx: RpcContext, op: etree._Element) -> None:
+        session = ctx.session
+        if session.subscription is not None:
+            raise RpcError("in-use", "this session already has a notification subscription",
+                           type="protocol")
+        stream = (op.findtext(_Q + "stream") or STREAM).strip()
+        if stream != STREAM:
+            raise RpcError("invalid-value", f"no event stream {stream!r} (only {STREAM})",
+                           path="/ncEvent:create-subscription/ncEvent:stream",
+                           info=[("bad-element", "stream")])
+        start, stop = op.find(_Q + "startTime"), op.find(_Q + "stopTime")
+        if stop is not None and start is None:
+            raise RpcError("missing-element", "stopTime needs a startTime", type="protocol",
+                           info=[("bad-element", "startTime")])
+        if start is not None:
+            raise RpcError("operation-failed",
+                           f"stream {STREAM} does not support replay (no startTime)",
+                           info=[("bad-element", "startTime")])
+        filt = op.find(_Q + "filter")
+        if filt is None:
+            filt = op.find(_NC_FILTER)
+        kind, compiled = None, None
+        if filt is not None:
+            kind, compiled = self._compile_filter(filt)
+        session.subscription = Subscription(stream, kind, compiled)
+        log.info("session %d subscribed to %s", session.session_id, stream)
+
+    def _compile_filter(self, filt: etree._Element):
+        ftype = filt.get("type", "subtree")
+        if ftype == "subtree":
+            return "subtree", [c for c in filt if isinstance(c.tag, str)]
+        if ftype == "xpath":
+            select = filt.get("select")
+            if not select:
+                raise RpcError("missing-attribute", "an xpath filter needs a select attribute",
+                               type="protocol",
+                               info=[("bad-attribute", "select"), ("bad-element", "filter")])
+            nsmap = {p: u for p, u in filt.nsmap.items() if p}
+            try:
+                return "xpath", etree.XPath(select, namespaces=nsmap)
+            except etree.XPathError as e:
+                raise RpcError("invalid-value", f"bad XPath filter {select!r}: {e}",
+                               info=[("bad-element", "filter")]) from None
+        raise RpcError("bad-attribute", f"unknown filter type {ftype!r}", type="protocol",
+                       info=[("bad-attribute", "type"), ("bad-element", "filter")])
+
+    # -- delivery ---------------------------------------------------------------------
+
+    def route(self, event: etree._Element) -> None:
+        subscribers = [s for s in self.server.sessions.values()
+                       if s.subscription is not None and s.state == "open"]
+        if not subscribers:
+            return
+        body = etree.tostring(event, with_tail=False)
+        message = (b'<notification xmlns="' + NOTIF_NS.encode() + b'"><eventTime>'
+                   + event_time().encode() + b"</eventTime>" + body + b"</notification>")
+        checks = self.server.notification_checks
+        for session in subscribers:
+            try:
+                if not session.subscription.matches(event):
+                    continue
+                if checks and not all(check(session, event) for check in checks):
+                    continue
+                session.send_message(message)
+                session.out_notifications += 1
+            except Exception:
+                log.exception("notification to session %d failed", session.session_id)
+
+    # -- RFC 6470 session events ----------------------------------------------------
+
+    def session_started(self, session: Session) -> None:
+        self.server.notify(self._session_event("netconf-session-start", session))
+
+    def session_gone(self, session: Session) -> None:
+        ev = self._session_event("netconf-session-end", session)
+        if session.killed_by is not None:
+            etree.SubElement(ev, f"{{{NCN_NS}}}killed-by").text = str(session.killed_by)
+        etree.SubElement(ev, f"{{{NCN_NS}}}termination-reason").text = session.end_reason
+        self.server.notify(ev)
+
+    @staticmethod
+    def _session_event(name: str, session: Session) -> etree._Element:
+        q = f"{{{NCN_NS}}}"
+        ev = etree.Element(q + name, nsmap={None: NCN_NS})
+        etree.SubElement(ev, q + "username").text = session.username
+        etree.SubElement(ev, q + "session-id").text = str(session.session_id)
+        if session.source_host:
+            etree.SubElement(ev, q + "source-host").text = session.source_host
+        return ev
+
+
+def register(server: Server) -> None:
+    n = Notifications(server)
+    PATH_PREFIXES.setdefault("ncEvent", NOTIF_NS)
+    server.notifications = n
+    server.add_capability(NOTIFICATION_CAP)
+    server.add_capability(INTERLEAVE_CAP)
+    server.register_rpc(NOTIF_NS, "create-subscription", n.create_subscription)
+    server.set_notification_router(n.route)
+    server.add_session_start_hook(n.session_started)
+    server.add_session_gone_hook(n.session_gone)
