@@ -14,6 +14,7 @@ the same address.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -23,6 +24,9 @@ import time
 from pathlib import Path
 
 import pytest
+from lxml import etree
+
+from agent.framing import Framer
 
 REPO = Path(__file__).resolve().parent.parent
 _LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
@@ -145,6 +149,97 @@ class AgentProcess:
                 return f.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
+
+
+
+# -- raw NETCONF over SSH, for framing and hostile-input tests ------------------------
+
+_NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
+HELLO11 = (b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
+           b"<capability>urn:ietf:params:netconf:base:1.0</capability>"
+           b"<capability>urn:ietf:params:netconf:base:1.1</capability>"
+           b"</capabilities></hello>]]>]]>")
+HELLO10 = HELLO11.replace(b"<capability>urn:ietf:params:netconf:base:1.1</capability>", b"")
+
+
+def chunk(msg: bytes) -> bytes:
+    return b"\n#%d\n%s\n##\n" % (len(msg), msg)
+
+
+def rpc(body: bytes, mid) -> bytes:
+    return (b'<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="%s">%s</rpc>'
+            % (str(mid).encode(), body))
+
+
+class Raw:
+    """A raw NETCONF session over SSH (asyncssh): write any bytes, read framed messages.
+
+    For framing and hostile-input tests: `await Raw.open(agent.port)`, then
+    `send(msg)` (framed per the negotiated base), `writer.write(raw_bytes)`,
+    `await read()`, `await call(body, mid)`, `await closed()`.
+    """
+
+    def __init__(self, conn, writer, reader, chunked):
+        self.conn, self.writer, self.reader = conn, writer, reader
+        self.framer = Framer()
+        self.pending: list[bytes] = []
+        self.session_id = None
+        self._chunked = chunked
+
+    @classmethod
+    async def open(cls, port, hello=HELLO11, username="admin", password="admin", **kw):
+        import asyncssh
+
+        conn = await asyncssh.connect("127.0.0.1", port, username=username, password=password,
+                                      known_hosts=None, client_keys=kw.pop("client_keys", None),
+                                      **kw)
+        writer, reader, _ = await conn.open_session(subsystem="netconf", encoding=None)
+        self = cls(conn, writer, reader, b"base:1.1" in hello)
+        server_hello = await self.read()
+        self.session_id = etree.fromstring(server_hello).findtext(f"{{{_NC}}}session-id")
+        if hello:
+            writer.write(hello)
+        if self._chunked:
+            self.framer.set_chunked()
+        return self
+
+    async def read(self, timeout=10.0) -> bytes:
+        while not self.pending:
+            data = await asyncio.wait_for(self.reader.read(65536), timeout)
+            if not data:
+                raise EOFError("session closed")
+            self.pending += self.framer.messages(data)
+        return self.pending.pop(0)
+
+    async def call(self, body: bytes, mid=1) -> etree._Element:
+        self.send(rpc(body, mid))
+        return etree.fromstring(await self.read())
+
+    def send(self, msg: bytes) -> None:
+        self.writer.write(chunk(msg) if self._chunked else msg + b"]]>]]>")
+
+    async def closed(self, timeout=10.0) -> bool:
+        try:
+            while True:
+                data = await asyncio.wait_for(self.reader.read(65536), timeout)
+                if not data:
+                    return True
+        except ConnectionError:
+            return True
+        except Exception as e:  # asyncssh.Error subclasses: the channel is gone
+            if type(e).__module__.startswith("asyncssh"):
+                return True
+            raise
+        except TimeoutError:
+            return False
+
+    def close(self):
+        self.conn.close()
+
+
+def arun(coro, timeout: float = 60):
+    """Run a coroutine from a sync test, bounded in time."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
 @pytest.fixture

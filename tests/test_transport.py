@@ -9,83 +9,12 @@ import time
 
 import asyncssh
 import pytest
+from agent_harness import HELLO10, HELLO11, Raw, arun, chunk, rpc
 from lxml import etree
 
 from agent.errors import NC_NS
-from agent.framing import Framer
-
-HELLO11 = (b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
-           b"<capability>urn:ietf:params:netconf:base:1.0</capability>"
-           b"<capability>urn:ietf:params:netconf:base:1.1</capability>"
-           b"</capabilities></hello>]]>]]>")
-HELLO10 = HELLO11.replace(b"<capability>urn:ietf:params:netconf:base:1.1</capability>", b"")
-
-
-def chunk(msg: bytes) -> bytes:
-    return b"\n#%d\n%s\n##\n" % (len(msg), msg)
-
-
-def rpc(body: bytes, mid) -> bytes:
-    return (b'<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="%s">%s</rpc>'
-            % (str(mid).encode(), body))
-
 
 KILL_BAD = b"<kill-session><session-id>4000000</session-id></kill-session>"
-
-
-class Raw:
-    """A raw NETCONF session: write bytes, read framed messages."""
-
-    def __init__(self, conn, writer, reader, chunked):
-        self.conn, self.writer, self.reader = conn, writer, reader
-        self.framer = Framer()
-        self.pending: list[bytes] = []
-        self.session_id = None
-        self._chunked = chunked
-
-    @classmethod
-    async def open(cls, port, hello=HELLO11, username="admin", password="admin", **kw):
-        conn = await asyncssh.connect("127.0.0.1", port, username=username, password=password,
-                                      known_hosts=None, client_keys=kw.pop("client_keys", None),
-                                      **kw)
-        writer, reader, _ = await conn.open_session(subsystem="netconf", encoding=None)
-        self = cls(conn, writer, reader, b"base:1.1" in hello)
-        server_hello = await self.read()
-        self.session_id = etree.fromstring(server_hello).findtext(f"{{{NC_NS}}}session-id")
-        if hello:
-            writer.write(hello)
-        if self._chunked:
-            self.framer.set_chunked()
-        return self
-
-    async def read(self, timeout=10.0) -> bytes:
-        while not self.pending:
-            data = await asyncio.wait_for(self.reader.read(65536), timeout)
-            if not data:
-                raise EOFError("session closed")
-            self.pending += self.framer.messages(data)
-        return self.pending.pop(0)
-
-    async def call(self, body: bytes, mid=1) -> etree._Element:
-        self.send(rpc(body, mid))
-        return etree.fromstring(await self.read())
-
-    def send(self, msg: bytes) -> None:
-        self.writer.write(chunk(msg) if self._chunked else msg + b"]]>]]>")
-
-    async def closed(self, timeout=10.0) -> bool:
-        try:
-            while True:
-                data = await asyncio.wait_for(self.reader.read(65536), timeout)
-                if not data:
-                    return True
-        except (asyncssh.Error, ConnectionError):
-            return True
-        except TimeoutError:
-            return False
-
-    def close(self):
-        self.conn.close()
 
 
 def error_tag(reply: etree._Element) -> str | None:
@@ -96,9 +25,6 @@ def error_tag(reply: etree._Element) -> str | None:
 def core(start_agent, tmp_path):
     return start_agent(tmp_path / "a", "--no-dataplane")
 
-
-def arun(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
 
 
 # -- framing over SSH -------------------------------------------------------------------
