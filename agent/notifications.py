@@ -13,7 +13,7 @@ import logging
 
 from lxml import etree
 
-from agent.errors import NC_NS, RpcError
+from agent.errors import RpcError
 from agent.rpc_context import RpcContext
 from agent.server import Server
 from agent.session import PATH_PREFIXES, Session
@@ -26,7 +26,6 @@ NOTIFICATION_CAP = "urn:ietf:params:netconf:capability:notification:1.0"
 INTERLEAVE_CAP = "urn:ietf:params:netconf:capability:interleave:1.0"
 STREAM = "NETCONF"
 _Q = f"{{{NOTIF_NS}}}"
-_NC_FILTER = f"{{{NC_NS}}}filter"
 
 
 def event_time(now: dt.datetime | None = None) -> str:
@@ -111,9 +110,10 @@ class Notifications:
             raise RpcError("operation-failed",
                            f"stream {STREAM} does not support replay (no startTime)",
                            info=[("bad-element", "startTime")])
-        filt = op.find(_Q + "filter")
-        if filt is None:
-            filt = op.find(_NC_FILTER)
+        # RFC 5277 puts <filter> in the notification namespace; clients (ncclient)
+        # also send it in the base namespace or none, so accept it by local name.
+        filt = next((c for c in op if isinstance(c.tag, str)
+                     and etree.QName(c).localname == "filter"), None)
         kind, compiled = None, None
         if filt is not None:
             kind, compiled = self._compile_filter(filt)
@@ -130,9 +130,14 @@ class Notifications:
                 raise RpcError("missing-attribute", "an xpath filter needs a select attribute",
                                type="protocol",
                                info=[("bad-attribute", "select"), ("bad-element", "filter")])
-            nsmap = {p: u for p, u in filt.nsmap.items() if p}
+            # Prefixes declared on the filter win; module names and module prefixes
+            # of the schema resolve the rest, as clients often leave them undeclared.
+            nsmap = {p: u for p, u in PATH_PREFIXES.items() if p != "xml"}
+            nsmap.update((p, u) for p, u in filt.nsmap.items() if p)
             try:
-                return "xpath", etree.XPath(select, namespaces=nsmap)
+                compiled = etree.XPath(select, namespaces=nsmap)
+                compiled(etree.ElementTree(etree.Element("probe")))  # unknown prefixes, functions
+                return "xpath", compiled
             except etree.XPathError as e:
                 raise RpcError("invalid-value", f"bad XPath filter {select!r}: {e}",
                                info=[("bad-element", "filter")]) from None
