@@ -43,8 +43,10 @@ class Framer:
         self._chunked = False
         self._max = max_message_size
         self._scan_from = 0  # EOM mode: where the delimiter search resumes
-        self._parts: list[bytes] = []  # chunked mode: chunks of the current message
-        self._size = 0  # chunked mode: bytes in _parts
+        # chunked mode: the current message so far. One bytearray rather than a
+        # list of chunks: a peer sending 1-byte chunks must not cost an object each.
+        self._parts = bytearray()
+        self._size = 0  # chunked mode: declared size of the chunks so far
         self._need = 0  # chunked mode: bytes still due for the current chunk
 
     @property
@@ -103,7 +105,7 @@ class Framer:
                 take = min(self._need, len(buf))
                 if not take:
                     return None
-                self._parts.append(bytes(buf[:take]))
+                self._parts += buf[:take]
                 del buf[:take]
                 self._need -= take
                 continue
@@ -119,8 +121,8 @@ class Framer:
                 del buf[:4]
                 if not self._parts:
                     raise FramingError("end-of-chunks marker without a chunk")
-                msg = b"".join(self._parts)
-                self._parts = []
+                msg = bytes(self._parts)
+                self._parts = bytearray()
                 self._size = 0
                 return msg
             end = buf.find(b"\n", 2, _MAX_HEADER)

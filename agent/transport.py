@@ -46,6 +46,9 @@ SIGNATURE_ALGS = [
 
 # Stop reading from a client that queues this many requests without reading replies.
 _MAX_QUEUED = 64
+# A client that leaves this much output unread (e.g. notifications it never
+# reads) is disconnected rather than buffered without bound.
+_MAX_UNREAD = 64 * 1024 * 1024
 
 
 class _LoginThrottle:
@@ -210,8 +213,13 @@ class NetconfChannel(asyncssh.SSHServerSession):
     # -- transport interface used by Session ------------------------------------
 
     def write(self, data: bytes) -> None:
-        if not self._closed:
-            self._chan.write(data)
+        """Out-of-band output (notifications) from the session."""
+        if self._closed:
+            return
+        if self._chan.get_write_buffer_size() > _MAX_UNREAD:
+            self.close(f"client left more than {_MAX_UNREAD} bytes unread")
+            return
+        self._chan.write(data)
 
     def close(self, reason: str = "closed") -> None:
         if self._closed:
