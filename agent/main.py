@@ -127,7 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     if opts.hash_password:
         from agent.users import hash_password
 
-        password = sys.stdin.readline().rstrip("\n")
+        if sys.stdin.isatty():
+            import getpass
+
+            password = getpass.getpass("password: ")
+        else:
+            password = sys.stdin.readline().rstrip("\n")
         if not password:
             print("empty password", file=sys.stderr)
             return 2

@@ -219,19 +219,18 @@ class Raw:
         self.writer.write(chunk(msg) if self._chunked else msg + b"]]>]]>")
 
     async def closed(self, timeout=10.0) -> bool:
+        """True once the agent ends the session (EOF), False if it is still open after timeout."""
+        import asyncssh
+
         try:
             while True:
                 data = await asyncio.wait_for(self.reader.read(65536), timeout)
                 if not data:
                     return True
-        except ConnectionError:
-            return True
-        except Exception as e:  # asyncssh.Error subclasses: the channel is gone
-            if type(e).__module__.startswith("asyncssh"):
-                return True
-            raise
         except TimeoutError:
             return False
+        except (ConnectionError, asyncssh.Error):
+            return True
 
     def close(self):
         self.conn.close()

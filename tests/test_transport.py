@@ -141,6 +141,21 @@ def test_idle_and_hello_timeouts(start_agent, tmp_path):
     assert "idle for 0.5s" in a.log() and "no <hello> within 0.3s" in a.log()
 
 
+def test_subscribed_session_is_not_idle(start_agent, tmp_path):
+    a = start_agent(tmp_path / "a", "--no-dataplane", "--idle-timeout", "0.3")
+
+    async def go():
+        s = await Raw.open(a.port)
+        r = await s.call(b'<create-subscription xmlns='
+                         b'"urn:ietf:params:xml:ns:netconf:notification:1.0"/>', 1)
+        assert r.find(f"{{{NC_NS}}}ok") is not None
+        assert not await s.closed(timeout=1.0)
+        other = await Raw.open(a.port)
+        assert await other.closed(timeout=3)  # idle, closed
+        s.close()
+    arun(go())
+
+
 def test_max_sessions(start_agent, tmp_path):
     a = start_agent(tmp_path / "a", "--no-dataplane", "--max-sessions", "2")
 
@@ -171,12 +186,20 @@ def test_other_subsystems_and_shell_refused(core):
 
 # -- authentication and algorithms ------------------------------------------------------
 
-def test_wrong_password_refused_and_logged(core):
+def test_wrong_password_refused_logged_and_slowed(core):
     async def go():
+        t = time.monotonic()
         with pytest.raises(asyncssh.PermissionDenied):
             await Raw.open(core.port, password="wrong")
+        t1 = time.monotonic() - t
+        t = time.monotonic()
         with pytest.raises(asyncssh.PermissionDenied):
             await Raw.open(core.port, username="nobody", password="admin")
+        t2 = time.monotonic() - t
+        # each recent failure from the address adds 0.5 s before the answer
+        assert t1 >= 0.45 and t2 >= 0.95
+        s = await Raw.open(core.port)  # the right password still works
+        s.close()
     arun(go())
     log = core.log()
     assert "failed login for user 'admin' from 127.0.0.1" in log
