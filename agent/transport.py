@@ -177,11 +177,18 @@ class NetconfChannel(asyncssh.SSHServerSession):
         if datatype is not None or self._closed or self.session is None:
             return
         self._last_activity = time.monotonic()
-        actions = self.session.receive(data)
-        if actions:
-            self._queue.extend(actions)
-            if not self._busy and not self._write_paused:
-                self._drain()
+        try:
+            actions = self.session.receive(data)
+            if actions:
+                self._queue.extend(actions)
+                if not self._busy and not self._write_paused:
+                    self._drain()
+        except Exception:
+            # A bug must cost this session only, never the agent.
+            log.exception("session %d: internal error; closing it", self.session.session_id)
+            self.session.end_reason = "other"
+            self.close("internal error")
+            return
         if len(self._queue) > _MAX_QUEUED and not self._read_paused:
             self._read_paused = True
             self._chan.pause_reading()
