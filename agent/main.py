@@ -90,6 +90,11 @@ def prepare_state(opts: argparse.Namespace) -> None:
             f.write(key.export_private_key())
         log.info("generated SSH host key %s (%s)", opts.host_key,
                  key.get_fingerprint())
+    else:
+        kmode = opts.host_key.stat().st_mode & 0o777
+        if kmode & 0o077:
+            log.warning("host key %s has mode %o; tightening to 0600", opts.host_key, kmode)
+            os.chmod(opts.host_key, 0o600)
     if not opts.users.exists():
         from agent.users import write_default_users
 

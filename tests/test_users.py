@@ -74,3 +74,17 @@ def test_agent_stops_cleanly_on_sigterm(start_agent, tmp_path):
     assert (a.state_dir / "ssh_host_ed25519_key").read_bytes() == key
     assert a.log().count("created users file") == 1
     assert a.connect().connected
+
+
+def test_loose_state_permissions_are_tightened(start_agent, tmp_path):
+    state = tmp_path / "a" / "state"
+    state.mkdir(parents=True)
+    os.chmod(state, 0o755)
+    a = start_agent(tmp_path / "a", "--no-dataplane")
+    key = state / "ssh_host_ed25519_key"
+    a.stop()
+    os.chmod(key, 0o644)
+    a.start()
+    assert oct(os.stat(state).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(key).st_mode & 0o777) == "0o600"
+    assert "tightening to 0700" in a.log() and "tightening to 0600" in a.log()
