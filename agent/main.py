@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                         " sessions with a notification subscription are never idle)")
     p.add_argument("--hello-timeout", type=float, default=30,
                    help="close sessions that send no <hello> in time (default %(default)s)")
+    p.add_argument("--keepalive", type=float, default=30,
+                   help="SSH keepalive interval; 3 unanswered probes drop the session and "
+                        "free its locks (default %(default)s s; 0 = off)")
     p.add_argument("--login-timeout", type=float, default=30,
                    help="SSH authentication time limit (default %(default)s)")
     p.add_argument("--hash-password", action="store_true",

@@ -341,6 +341,8 @@ async def start(server: Server, host_key: Path) -> asyncssh.SSHAcceptor:
         x11_forwarding=False,
         rdns_lookup=False,
         login_timeout=getattr(opts, "login_timeout", 30) or 30,
-        keepalive_interval=getattr(opts, "keepalive_interval", 0) or 0,
+        # Detects dead clients (cable pulled) so their locks do not outlive them.
+        keepalive_interval=getattr(opts, "keepalive", 0) or 0,
+        keepalive_count_max=3,
         reuse_address=True,
     )

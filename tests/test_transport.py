@@ -275,3 +275,34 @@ def test_state_files_created_private(core):
     assert text.strip().splitlines()[-1].startswith("admin:scrypt$")
     assert "admin:admin" not in text
     assert "change it" in core.log()
+
+
+def test_frozen_client_dropped_by_keepalive(start_agent, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    a = start_agent(tmp_path / "a", "--no-dataplane", "--keepalive", "0.2")
+    script = (
+        "import asyncio, sys\n"
+        "from agent_harness import Raw\n"
+        "async def main():\n"
+        f"    s = await Raw.open({a.port})\n"
+        "    print(s.session_id, flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(["tests", "."]))
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                         env=env)
+    try:
+        sid = p.stdout.readline().strip()
+        assert sid
+        os.kill(p.pid, signal.SIGSTOP)  # the client stops answering, its socket stays open
+        deadline = time.monotonic() + 10
+        while f"session {sid} ended" not in a.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert f"session {sid} ended" in a.log()
+    finally:
+        p.kill()
+        p.wait()
