@@ -61,3 +61,17 @@ def test_kill_session_self_is_invalid_value(core_agent):
     assert ei.value.tag == "invalid-value"
     assert ei.value.type == "protocol"
     assert a.connected
+
+
+def test_agent_fixture_contract(agent):
+    # The shared fixture: free port, tmp state dir, socket0 under tmp, ncclient connect.
+    assert agent.port > 0 and agent.running
+    assert agent.state_dir.is_dir() and agent.socket0.startswith(str(agent.workdir))
+    assert f"--socket0 {agent.socket0}" in " ".join(agent.command())
+    m = agent.connect()
+    assert m.connected
+    assert f"listening on 127.0.0.1:{agent.port}" in agent.log()
+    agent.restart()
+    assert agent.connect().connected
+    agent.kill()
+    assert not agent.running
