@@ -19,7 +19,14 @@ MEMIF_NS = "urn:memif-agent:yang:memif-agent"
 # (module, features to enable); "*" enables all. Order matters only for imports,
 # which libyang resolves from the search path itself.
 SERVED_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ietf-netconf", ("*",)),
+    # Every ietf-netconf feature but :url, which the agent does not implement.
+    (
+        "ietf-netconf",
+        (
+            "writable-running", "candidate", "confirmed-commit", "rollback-on-error",
+            "validate", "startup", "xpath",
+        ),
+    ),
     ("ietf-netconf-with-defaults", ()),
     ("ietf-netconf-monitoring", ()),
     ("ietf-netconf-notifications", ()),
