@@ -16,17 +16,11 @@ YANG_DIR = Path(__file__).resolve().parent.parent / "yang"
 MEMIF_MODULE = "memif-agent"
 MEMIF_NS = "urn:memif-agent:yang:memif-agent"
 
-# (module, features to enable); "*" enables all. Order matters only for imports,
+# (module, features): "*" enables all, "-name" then disables one. Order matters only for imports,
 # which libyang resolves from the search path itself.
 SERVED_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Every ietf-netconf feature but :url, which the agent does not implement.
-    (
-        "ietf-netconf",
-        (
-            "writable-running", "candidate", "confirmed-commit", "rollback-on-error",
-            "validate", "startup", "xpath",
-        ),
-    ),
+    ("ietf-netconf", ("*", "-url")),
     ("ietf-netconf-with-defaults", ()),
     ("ietf-netconf-monitoring", ()),
     ("ietf-netconf-notifications", ()),
@@ -67,10 +61,14 @@ def new_context() -> libyang.Context:
     ctx = libyang.Context(search_path())
     for name, features in SERVED_MODULES:
         mod = ctx.load_module(name)
-        if features == ("*",):
-            mod.feature_enable_all()
-        else:
-            for feature in features:
+        for feature in features:
+            # libyang checks if-feature at each call, so enable all first and
+            # then take away ("-name") rather than enabling one by one.
+            if feature == "*":
+                mod.feature_enable_all()
+            elif feature.startswith("-"):
+                mod.feature_disable(feature[1:])
+            else:
                 mod.feature_enable(feature)
     return ctx
 
