@@ -16,11 +16,17 @@ YANG_DIR = Path(__file__).resolve().parent.parent / "yang"
 MEMIF_MODULE = "memif-agent"
 MEMIF_NS = "urn:memif-agent:yang:memif-agent"
 
-# (module, features): "*" enables all, "-name" then disables one. Order matters only for imports,
+# (module, features enabled). Order matters only for imports,
 # which libyang resolves from the search path itself.
 SERVED_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Every ietf-netconf feature but :url, which the agent does not implement.
-    ("ietf-netconf", ("*", "-url")),
+    (
+        "ietf-netconf",
+        (
+            "writable-running", "candidate", "confirmed-commit", "rollback-on-error",
+            "validate", "startup", "xpath",
+        ),
+    ),
     ("ietf-netconf-with-defaults", ()),
     ("ietf-netconf-monitoring", ()),
     ("ietf-netconf-notifications", ()),
@@ -56,20 +62,28 @@ def search_path() -> str:
     return ":".join(str(p) for p in [YANG_DIR, *standard_module_dirs()])
 
 
+def _set_features(mod: libyang.Module, names: tuple[str, ...]) -> None:
+    """Enable exactly `names`, in one call.
+
+    lys_set_implemented() replaces the whole feature set and checks if-feature
+    against it, so the binding's one-at-a-time feature_enable() cannot enable a
+    feature that depends on another (confirmed-commit needs candidate).
+    """
+    from _libyang import ffi, lib  # the binding's cffi module
+
+    keep = [ffi.new("char[]", n.encode()) for n in names]
+    arr = ffi.new("char *[]", [*keep, ffi.NULL])
+    if lib.lys_set_implemented(mod.cdata, arr) != lib.LY_SUCCESS:
+        raise mod.context.error(f"cannot enable features {names} of {mod.name()}")
+
+
 def new_context() -> libyang.Context:
     """A fresh context with every served module loaded and its features set."""
     ctx = libyang.Context(search_path())
     for name, features in SERVED_MODULES:
         mod = ctx.load_module(name)
-        for feature in features:
-            # libyang checks if-feature at each call, so enable all first and
-            # then take away ("-name") rather than enabling one by one.
-            if feature == "*":
-                mod.feature_enable_all()
-            elif feature.startswith("-"):
-                mod.feature_disable(feature[1:])
-            else:
-                mod.feature_enable(feature)
+        if features:
+            _set_features(mod, features)
     return ctx
 
 
