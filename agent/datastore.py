@@ -1,0 +1,348 @@
+"""candidate, running and startup: contents, persistence, commit and the
+confirmed-commit state machine (RFC 6241 §8.3-8.4).
+
+Trees are lxml <config> wrappers in the NETCONF base namespace. running and
+startup live in state_dir as XML written atomically; a pending confirmed
+commit also keeps the configuration to roll back to on disk, so an agent that
+dies before the confirming commit comes back on the old configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from copy import deepcopy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from agent import persist
+from agent.edit import Editor
+from agent.errors import RpcError, RpcErrors
+from agent.locks import Locks
+from agent.schema_index import index_for
+from agent.validate import validate_config
+from agent.xmltree import NC, NC_NS
+
+log = logging.getLogger(__name__)
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+
+
+def empty() -> etree._Element:
+    return etree.Element(NC + "config", nsmap={None: NC_NS})
+
+
+def serialize(tree: etree._Element) -> bytes:
+    return etree.tostring(tree, xml_declaration=False, encoding="utf-8")
+
+
+@dataclass
+class PendingConfirm:
+    backup: etree._Element
+    session_id: int
+    persist: str | None
+    timer: asyncio.TimerHandle | None = None
+
+
+class Datastores:
+    def __init__(self, server: Any, state_dir: Path) -> None:
+        self.server = server
+        self.state_dir = Path(state_dir)
+        self.index = index_for(server.schema)
+        from libyang.util import c2str
+
+        self.prefixes = {c2str(m.cdata.ns): m.name() for m in server.schema}
+        self.socket0 = getattr(server.options, "socket0", None) or "/run/vpp/memif.sock"
+        self.locks = Locks()
+        self.confirm: PendingConfirm | None = None
+        self.candidate_editors: set[int] = set()
+        self.candidate_dirty = False
+        self._commit_lock = asyncio.Lock()
+        self.running = self._load("running") or self._load("startup") or empty()
+        rollback = self._load("rollback")
+        if rollback is not None:
+            # A confirmed commit was never confirmed before the agent stopped.
+            log.warning("unconfirmed commit found at start-up: rolling back to the previous config")
+            self.running = rollback
+            persist.atomic_write(self._path("running"), serialize(rollback))
+            persist.atomic_remove(self._path("rollback"))
+        self.startup: etree._Element | None = self._load("startup")
+        self.candidate = deepcopy(self.running)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _path(self, name: str) -> Path:
+        return self.state_dir / f"{name}.xml"
+
+    def _load(self, name: str) -> etree._Element | None:
+        path = self._path(name)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        tree = etree.fromstring(data, _PARSER)
+        if tree.tag != NC + "config":
+            raise ValueError(f"{path}: not a <config> document")
+        return tree
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def tree(self, name: str) -> etree._Element:
+        if name == "running":
+            return self.running
+        if name == "candidate":
+            return self.candidate
+        if name == "startup":
+            if self.startup is None:
+                raise RpcError(
+                    "invalid-value", "the startup datastore is empty (deleted)", type="protocol"
+                )
+            return self.startup
+        raise RpcError("invalid-value", f"unknown datastore {name}", type="protocol")
+
+    def candidate_changed_by_others(self, session_id: int) -> bool:
+        """Uncommitted candidate changes not (only) this session's, incl. orphaned ones."""
+        return self.candidate_dirty and self.candidate_editors != {session_id}
+
+    # -- validation and running ---------------------------------------------------------------
+
+    def validate(self, tree: etree._Element) -> None:
+        validate_config(tree, old=self.running, socket0=self.socket0)
+
+    async def set_running(self, new: etree._Element) -> None:
+        """Validate, apply to the dataplane, persist, then swap: a failure at any
+        step leaves running (in memory and on disk) as it was."""
+        self.validate(new)
+        applier = getattr(self.server, "applier", None)
+        if applier is not None:
+            await applier.apply(self.running, new)
+        try:
+            persist.atomic_write(self._path("running"), serialize(new))
+        except OSError as e:
+            if applier is not None:
+                try:
+                    await applier.apply(new, self.running)
+                except Exception:
+                    log.exception("could not undo the dataplane after a failed write")
+            raise RpcError(
+                "operation-failed", f"cannot save the running datastore: {e.strerror or e}"
+            ) from None
+        self.running = new
+        if not self.candidate_dirty:
+            self.candidate = deepcopy(new)
+
+    # -- edit-config -------------------------------------------------------------------------
+
+    async def edit(
+        self,
+        target: str,
+        edit: etree._Element,
+        session_id: int,
+        default_operation: str = "merge",
+        test_option: str = "test-then-set",
+        error_option: str = "stop-on-error",
+    ) -> list[RpcError]:
+        """Returns the errors of a continue-on-error edit that still applied; raises otherwise."""
+        if target not in ("candidate", "running"):
+            raise RpcError(
+                "invalid-value",
+                f"edit-config target must be candidate or running, not {target}",
+                type="protocol",
+            )
+        self.locks.require_writable(target, session_id)
+        base = self.tree(target)
+        work = deepcopy(base)
+        editor = Editor(
+            self.index,
+            self.prefixes,
+            default_operation,
+            continue_on_error=error_option == "continue-on-error",
+        )
+        result = editor.run(work, edit)
+        if result.errors and error_option != "continue-on-error":
+            raise RpcErrors(result.errors)
+        if target == "running":
+            if test_option == "test-only":
+                self.validate(work)
+            else:
+                async with self._commit_lock:
+                    self._refuse_during_confirm(session_id, "edit running")
+                    await self.set_running(work)
+        else:
+            from agent.memif_config import MemifConfig
+
+            # Candidate may be incomplete until commit, but values must have
+            # the right types now (RFC 6241: invalid-value at edit time).
+            MemifConfig.from_config(work)
+            if test_option == "test-only":
+                self.validate(work)
+            elif result.changed:
+                self.candidate = work
+                self.candidate_editors.add(session_id)
+                self.candidate_dirty = True
+        return result.errors
+
+    def _refuse_during_confirm(self, session_id: int, what: str) -> None:
+        c = self.confirm
+        if c is not None and c.persist is None and c.session_id != session_id:
+            raise RpcError(
+                "in-use",
+                f"cannot {what}: session {c.session_id} has a confirmed commit pending",
+                type="protocol",
+                info=[("session-id", str(c.session_id))],
+            )
+
+    # -- candidate -----------------------------------------------------------------------------
+
+    def discard(self) -> None:
+        self.candidate = deepcopy(self.running)
+        self.candidate_editors.clear()
+        self.candidate_dirty = False
+
+    async def commit(
+        self,
+        session_id: int,
+        confirmed: bool = False,
+        timeout: int = 600,
+        persist_token: str | None = None,
+        persist_id: str | None = None,
+    ) -> None:
+        async with self._commit_lock:
+            self.locks.require_writable("running", session_id)
+            c = self.confirm
+            if c is not None:
+                if c.persist is not None:
+                    if persist_id != c.persist:
+                        raise RpcError(
+                            "invalid-value",
+                            "a persistent confirmed commit is pending: give its persist-id",
+                            type="protocol",
+                            path="/ietf-netconf:commit/ietf-netconf:persist-id",
+                        )
+                elif c.session_id != session_id:
+                    self._refuse_during_confirm(session_id, "commit")
+            elif persist_id is not None:
+                raise RpcError(
+                    "invalid-value",
+                    "no confirmed commit with this persist-id is pending",
+                    type="protocol",
+                    path="/ietf-netconf:commit/ietf-netconf:persist-id",
+                )
+            backup = c.backup if c is not None else self.running
+            new = deepcopy(self.candidate)
+            await self.set_running(new)
+            self.discard()
+            if c is not None and c.timer is not None:
+                c.timer.cancel()
+            if confirmed:
+                if c is None:
+                    persist.atomic_write(self._path("rollback"), serialize(backup))
+                self.confirm = PendingConfirm(backup, session_id, persist_token)
+                loop = asyncio.get_running_loop()
+                self.confirm.timer = loop.call_later(timeout, self._expire)
+            else:
+                self.confirm = None
+                if c is not None:
+                    persist.atomic_remove(self._path("rollback"))
+
+    def _expire(self) -> None:
+        log.warning("confirmed commit not confirmed in time: rolling back")
+        asyncio.ensure_future(self.rollback("timeout"))
+
+    async def cancel_commit(self, session_id: int, persist_id: str | None) -> None:
+        c = self.confirm
+        if c is None:
+            raise RpcError("invalid-value", "no confirmed commit is pending", type="protocol")
+        if c.persist is not None:
+            if persist_id != c.persist:
+                raise RpcError(
+                    "invalid-value",
+                    "the persist-id does not match the pending confirmed commit",
+                    type="protocol",
+                    path="/ietf-netconf:cancel-commit/ietf-netconf:persist-id",
+                )
+        elif c.session_id != session_id:
+            raise RpcError(
+                "invalid-value",
+                f"the pending confirmed commit belongs to session {c.session_id}",
+                type="protocol",
+            )
+        await self.rollback("cancel-commit")
+
+    async def rollback(self, why: str) -> None:
+        async with self._commit_lock:
+            c = self.confirm
+            if c is None:
+                return
+            if c.timer is not None:
+                c.timer.cancel()
+            self.confirm = None
+            try:
+                await self.set_running(c.backup)
+            except (RpcError, RpcErrors) as e:
+                log.error("rollback after %s failed: %s", why, e)
+                return
+            persist.atomic_remove(self._path("rollback"))
+            self.discard()
+            log.info("confirmed commit rolled back (%s)", why)
+
+    # -- copy / delete ---------------------------------------------------------------------------
+
+    async def copy(self, source: etree._Element, target: str, session_id: int) -> None:
+        self.locks.require_writable(target, session_id)
+        new = deepcopy(source)
+        if target == "running":
+            async with self._commit_lock:
+                self._refuse_during_confirm(session_id, "copy to running")
+                await self.set_running(new)
+        elif target == "candidate":
+            from agent.memif_config import MemifConfig
+
+            MemifConfig.from_config(new)
+            self.candidate = new
+            self.candidate_editors.add(session_id)
+            self.candidate_dirty = True
+        elif target == "startup":
+            self.validate(new)
+            self._save_startup(new)
+        else:
+            raise RpcError("invalid-value", f"cannot copy to {target}", type="protocol")
+
+    def _save_startup(self, tree: etree._Element | None) -> None:
+        try:
+            if tree is None:
+                persist.atomic_remove(self._path("startup"))
+            else:
+                persist.atomic_write(self._path("startup"), serialize(tree))
+        except OSError as e:
+            raise RpcError(
+                "operation-failed", f"cannot save the startup datastore: {e.strerror or e}"
+            ) from None
+        self.startup = tree
+
+    def delete(self, target: str, session_id: int) -> None:
+        if target != "startup":
+            raise RpcError(
+                "invalid-value",
+                f"delete-config: only startup can be deleted, not {target}",
+                type="protocol",
+            )
+        self.locks.require_writable(target, session_id)
+        self._save_startup(None)
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def session_ended(self, session_id: int) -> None:
+        released = self.locks.release_session(session_id)
+        if "candidate" in released and session_id in self.candidate_editors:
+            # RFC 6241 §7.5: a lock holder's uncommitted candidate changes die with it.
+            self.discard()
+        else:
+            # Without a lock the changes stay in the shared candidate.
+            self.candidate_editors.discard(session_id)
+        c = self.confirm
+        if c is not None and c.persist is None and c.session_id == session_id:
+            asyncio.ensure_future(self.rollback(f"session {session_id} ended"))
+

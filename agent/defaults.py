@@ -1,0 +1,75 @@
+"""RFC 6243 with-defaults: the agent stores what was set (basic mode explicit)
+and adds or trims default leaves on the way out."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from agent.errors import RpcError
+from agent.schema_index import CONTAINER, LEAF, LIST, SNodeInfo
+from agent.xmltree import elements, new_element, text_of
+
+WD_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
+WD_ATTR_NS = "urn:ietf:params:xml:ns:netconf:default:1.0"
+MODES = ("report-all", "trim", "explicit", "report-all-tagged")
+CAPABILITY = (
+    "urn:ietf:params:netconf:capability:with-defaults:1.0"
+    "?basic-mode=explicit&also-supported=report-all,trim,report-all-tagged"
+)
+
+
+def mode_of(op: etree._Element) -> str:
+    el = op.find(f"{{{WD_NS}}}with-defaults")
+    if el is None:
+        return "explicit"
+    mode = text_of(el)
+    if mode not in MODES:
+        raise RpcError(
+            "invalid-value",
+            f"with-defaults '{mode}' is not one of {', '.join(MODES)}",
+            path="/ietf-netconf-with-defaults:with-defaults",
+        )
+    return mode
+
+
+def apply(data: etree._Element, mode: str, index: dict[str, SNodeInfo]) -> None:
+    """Rewrite `data` (a <data> wrapper) in place for `mode`."""
+    if mode == "explicit":
+        return
+    for top in elements(data):
+        info = index.get(top.tag)
+        if info is not None:
+            _walk(top, info, mode)
+
+
+def _walk(el: etree._Element, info: SNodeInfo, mode: str) -> None:
+    if info.kind not in (CONTAINER, LIST):
+        return
+    present = {c.tag: c for c in elements(el)}
+    for tag, ci in info.children.items():
+        child = present.get(tag)
+        if ci.kind == LEAF and ci.default is not None and tag not in info.keys:
+            if child is None:
+                if mode in ("report-all", "report-all-tagged") and _when_ok(el, ci):
+                    new = new_element(tag, el)
+                    new.text = ci.default
+                    if mode == "report-all-tagged":
+                        new.set(f"{{{WD_ATTR_NS}}}default", "true")
+            elif text_of(child) == ci.default:
+                if mode == "trim":
+                    el.remove(child)
+                elif mode == "report-all-tagged":
+                    child.set(f"{{{WD_ATTR_NS}}}default", "true")
+    for child in elements(el):
+        ci = info.children.get(child.tag)
+        if ci is not None:
+            _walk(child, ci, mode)
+
+
+def _when_ok(parent: etree._Element, leaf: SNodeInfo) -> bool:
+    # The memif model's only `when` guards rx/tx-queues (client role only);
+    # a default must not appear where the leaf itself would be invalid.
+    if leaf.name in ("rx-queues", "tx-queues"):
+        role = parent.find(leaf.tag.replace(leaf.name, "role"))
+        return role is not None and text_of(role) == "client"
+    return True

@@ -1,0 +1,228 @@
+"""The edit-config engine (RFC 6241 §7.2): applies an edit to a copy of a
+datastore tree, operation by operation, using schema facts for list keys and
+node kinds. Errors carry the data path of the node at fault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from agent.errors import RpcError
+from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
+from agent.xmltree import (
+    NC,
+    elements,
+    find_match,
+    key_values,
+    new_element,
+    shallow_with_keys,
+    text_of,
+)
+
+OPERATIONS = ("merge", "replace", "create", "delete", "remove")
+OP_ATTR = NC + "operation"
+
+
+@dataclass
+class EditResult:
+    errors: list[RpcError] = field(default_factory=list)
+    changed: bool = False
+
+
+class _Stop(Exception):
+    pass
+
+
+class Editor:
+    """Applies one <config> edit to `target` (a <config> wrapper) in place."""
+
+    def __init__(
+        self,
+        index: dict[str, SNodeInfo],
+        prefixes: dict[str, str],
+        default_operation: str = "merge",
+        continue_on_error: bool = False,
+    ) -> None:
+        self.index = index
+        self.prefixes = prefixes  # namespace -> module name, for error paths
+        self.default_operation = default_operation
+        self.continue_on_error = continue_on_error
+        self.result = EditResult()
+
+    def run(self, target: etree._Element, edit: etree._Element) -> EditResult:
+        try:
+            self._children(target, edit, self.index, self.default_operation, "")
+        except _Stop:
+            pass
+        return self.result
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def _fail(self, err: RpcError) -> None:
+        self.result.errors.append(err)
+        if not self.continue_on_error:
+            raise _Stop
+
+    def _step(self, el: etree._Element, info: SNodeInfo | None, parent_path: str) -> str:
+        q = etree.QName(el)
+        prefix = self.prefixes.get(q.namespace or "", "")
+        step = f"{parent_path}/{prefix}:{q.localname}" if prefix else f"{parent_path}/{q.localname}"
+        if info is not None and info.kind == LIST:
+            for ktag in info.keys:
+                k = el.find(ktag)
+                if k is not None:
+                    kname = ktag.split("}", 1)[1]
+                    step += f"[{prefix}:{kname}='{text_of(k)}']"
+        elif info is not None and info.kind == LEAFLIST:
+            step += f"[.='{text_of(el)}']"
+        return step
+
+    # -- the walk ------------------------------------------------------------------------------
+
+    def _children(
+        self,
+        target: etree._Element,
+        edit: etree._Element,
+        schema: dict[str, SNodeInfo],
+        inherited: str,
+        path: str,
+    ) -> None:
+        for el in elements(edit):
+            info = schema.get(el.tag)
+            if info is None or not info.config:
+                self._unknown(el, info, path)
+                continue
+            op = el.get(OP_ATTR, inherited)
+            if op not in OPERATIONS and op != "none":
+                self._fail(
+                    RpcError(
+                        "bad-attribute",
+                        f"operation '{op}' is not one of {', '.join(OPERATIONS)}",
+                        type="protocol",
+                        path=self._step(el, info, path),
+                        info=[("bad-attribute", "operation"), ("bad-element", info.name)],
+                    )
+                )
+                continue
+            if info.kind == LIST and key_values(el, info) is None:
+                missing = [k.split("}", 1)[1] for k in info.keys if el.find(k) is None]
+                self._fail(
+                    RpcError(
+                        "missing-element",
+                        f"list entry {info.name} needs its key {', '.join(missing)}",
+                        type="protocol",
+                        path=self._step(el, info, path),
+                        info=[("bad-element", missing[0])],
+                    )
+                )
+                continue
+            self._node(target, el, info, op, path)
+
+    def _unknown(self, el: etree._Element, info: SNodeInfo | None, path: str) -> None:
+        q = etree.QName(el)
+        if info is not None:  # config false
+            self._fail(
+                RpcError(
+                    "invalid-value",
+                    f"{q.localname} is state data and cannot be configured",
+                    path=self._step(el, info, path),
+                )
+            )
+        elif q.namespace and q.namespace not in self.prefixes:
+            self._fail(
+                RpcError(
+                    "unknown-namespace",
+                    f"no YANG module of this server has namespace {q.namespace}",
+                    type="application",
+                    path=path or "/",
+                    info=[("bad-element", q.localname), ("bad-namespace", q.namespace)],
+                )
+            )
+        else:
+            where = path or "the top level"
+            self._fail(
+                RpcError(
+                    "unknown-element",
+                    f"unknown element '{q.localname}' in {where}",
+                    path=path or "/",
+                    info=[("bad-element", q.localname)],
+                )
+            )
+
+    def _node(
+        self, target: etree._Element, el: etree._Element, info: SNodeInfo, op: str, path: str
+    ) -> None:
+        match = find_match(target, el, info)
+        here = self._step(el, info, path)
+        if op == "create" and match is not None:
+            self._fail(RpcError("data-exists", f"{here} already exists", path=here))
+            return
+        if op == "delete" and match is None:
+            self._fail(RpcError("data-missing", f"{here} does not exist", path=here))
+            return
+        if op in ("delete", "remove"):
+            if match is not None:
+                target.remove(match)
+                self.result.changed = True
+            return
+        if op in ("replace", "create"):
+            new = self._build(el, info, here)
+            if new is None:
+                return
+            if match is not None:
+                target.replace(match, new)
+            else:
+                target.append(new)
+            self.result.changed = True
+            return
+        # merge, or none (touch only what carries an operation)
+        if info.kind in (LEAF, LEAFLIST):
+            if op == "none":
+                return
+            if match is None:
+                new = new_element(el.tag, target)
+                new.text = text_of(el)
+                self.result.changed = True
+            elif info.kind == LEAF and text_of(match) != text_of(el):
+                match.text = text_of(el)
+                self.result.changed = True
+            return
+        created = match is None
+        if created:
+            match = shallow_with_keys(el, info)
+        self._children(match, _without_keys(el, info), info.children, op, here)
+        if created and (op != "none" or len(match) > len(info.keys)):
+            target.append(match)
+            self.result.changed = True
+
+    def _build(self, el: etree._Element, info: SNodeInfo, here: str) -> etree._Element | None:
+        """A clean copy of `el` for replace/create: operations applied to its subtree
+        (delete inside a new node is data-missing, remove is a no-op)."""
+        if info.kind in (LEAF, LEAFLIST):
+            new = new_element(el.tag)
+            new.text = text_of(el)
+            return new
+        new = shallow_with_keys(el, info)
+        before = len(self.result.errors)
+        self._children(new, _without_keys(el, info), info.children, "merge", here)
+        if len(self.result.errors) != before:
+            return None
+        return new
+
+
+def _without_keys(el: etree._Element, info: SNodeInfo) -> etree._Element:
+    """The edit node's children minus list keys (they only address the entry)."""
+    if info.kind != LIST:
+        return el
+    view = etree.Element(el.tag)
+    for c in elements(el):
+        if c.tag not in info.keys:
+            view.append(_copy(c))
+    return view
+
+
+def _copy(el: etree._Element) -> etree._Element:
+    from copy import deepcopy
+
+    return deepcopy(el)

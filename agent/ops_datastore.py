@@ -1,0 +1,294 @@
+"""RFC 6241 configuration operations over agent.datastore (feature module).
+
+get, get-config, edit-config, copy-config, delete-config, lock, unlock,
+validate, commit, cancel-commit, discard-changes; filters and with-defaults.
+"""
+
+from __future__ import annotations
+
+import logging
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from agent import defaults, filters
+from agent.datastore import Datastores
+from agent.errors import RpcError, RpcErrors
+from agent.rpc_context import RpcContext
+from agent.xmltree import NC, NC_NS, elements, merge_into, text_of
+
+log = logging.getLogger(__name__)
+
+CAPABILITIES = (
+    "urn:ietf:params:netconf:capability:writable-running:1.0",
+    "urn:ietf:params:netconf:capability:candidate:1.0",
+    "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
+    "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
+    "urn:ietf:params:netconf:capability:validate:1.1",
+    "urn:ietf:params:netconf:capability:startup:1.0",
+    "urn:ietf:params:netconf:capability:xpath:1.0",
+    defaults.CAPABILITY,
+)
+EDIT_DEFAULT_OPS = ("merge", "replace", "none")
+TEST_OPTIONS = ("test-then-set", "set", "test-only")
+ERROR_OPTIONS = ("stop-on-error", "continue-on-error", "rollback-on-error")
+
+
+# -- parameter parsing ---------------------------------------------------------------------------
+
+
+def _param(op: etree._Element, name: str) -> etree._Element | None:
+    el = op.find(NC + name)
+    if el is None:
+        el = op.find(name)  # some clients leave parameters unqualified
+    return el
+
+
+def _missing(op: etree._Element, name: str) -> RpcError:
+    return RpcError(
+        "missing-element",
+        f"<{etree.QName(op).localname}> needs a <{name}> parameter",
+        type="protocol",
+        info=[("bad-element", name)],
+    )
+
+
+def _datastore_name(op: etree._Element, which: str, allowed: tuple[str, ...]) -> str:
+    el = _param(op, which)
+    if el is None:
+        raise _missing(op, which)
+    kids = elements(el)
+    if len(kids) != 1:
+        raise RpcError(
+            "invalid-value" if kids else "missing-element",
+            f"<{which}> must name exactly one datastore",
+            type="protocol",
+            info=[("bad-element", which)],
+        )
+    name = etree.QName(kids[0]).localname
+    if name not in allowed:
+        tag = "operation-not-supported" if name == "url" else "invalid-value"
+        raise RpcError(
+            tag,
+            f"<{which}> {name} is not supported here; use one of {', '.join(allowed)}",
+            type="protocol",
+            info=[("bad-element", name)],
+        )
+    return name
+
+
+def _source_tree(ds: Datastores, op: etree._Element, allowed: tuple[str, ...]) -> etree._Element:
+    """A datastore's tree, or an inline <config> as a <config> wrapper."""
+    name = _datastore_name(op, "source", (*allowed, "config"))
+    if name != "config":
+        return ds.tree(name)
+    inline = elements(_param(op, "source"))[0]
+    tree = etree.Element(NC + "config", nsmap={None: NC_NS})
+    for child in elements(inline):
+        tree.append(deepcopy(child))
+    return tree
+
+
+def _choice(op: etree._Element, name: str, allowed: tuple[str, ...], default: str) -> str:
+    el = _param(op, name)
+    if el is None:
+        return default
+    value = text_of(el)
+    if value not in allowed:
+        raise RpcError(
+            "invalid-value",
+            f"{name} '{value}' is not one of {', '.join(allowed)}",
+            type="protocol",
+            path=f"/ietf-netconf:{etree.QName(op).localname}/ietf-netconf:{name}",
+            info=[("bad-element", name)],
+        )
+    return value
+
+
+def _filtered_data(ds: Datastores, tree: etree._Element, op: etree._Element) -> etree._Element:
+    data = etree.Element(NC + "data", nsmap={None: NC_NS})
+    for child in elements(tree):
+        data.append(deepcopy(child))
+    filt = _param(op, "filter")
+    if filt is not None:
+        kind = filt.get("type", "subtree")
+        if kind == "subtree":
+            data = filters.subtree(data, filt, ds.index)
+        elif kind == "xpath":
+            data = filters.xpath(data, filt, ds.index)
+        else:
+            raise RpcError(
+                "bad-attribute",
+                f"filter type '{kind}' is not subtree or xpath",
+                type="protocol",
+                info=[("bad-attribute", "type"), ("bad-element", "filter")],
+            )
+    defaults.apply(data, defaults.mode_of(op), ds.index)
+    return data
+
+
+# -- handlers -------------------------------------------------------------------------------------
+
+
+def _ds(ctx: RpcContext) -> Datastores:
+    return ctx.server.datastores
+
+
+def get_config(ctx: RpcContext, op: etree._Element) -> etree._Element:
+    ds = _ds(ctx)
+    name = _datastore_name(op, "source", ("running", "candidate", "startup"))
+    return _filtered_data(ds, ds.tree(name), op)
+
+
+def get(ctx: RpcContext, op: etree._Element) -> etree._Element:
+    ds = _ds(ctx)
+    tree = deepcopy(ds.running)
+    for node in ctx.server.collect_state():
+        wrapper = etree.Element("w")
+        wrapper.append(node)
+        merge_into(tree, wrapper, ds.index)
+    return _filtered_data(ds, tree, op)
+
+
+async def edit_config(ctx: RpcContext, op: etree._Element) -> None:
+    ds = _ds(ctx)
+    target = _datastore_name(op, "target", ("candidate", "running"))
+    config = _param(op, "config")
+    if config is None:
+        if _param(op, "url") is not None:
+            raise RpcError(
+                "operation-not-supported", "the :url capability is not supported", type="protocol"
+            )
+        raise _missing(op, "config")
+    errors = await ds.edit(
+        target,
+        config,
+        ctx.session_id,
+        default_operation=_choice(op, "default-operation", EDIT_DEFAULT_OPS, "merge"),
+        test_option=_choice(op, "test-option", TEST_OPTIONS, "test-then-set"),
+        error_option=_choice(op, "error-option", ERROR_OPTIONS, "stop-on-error"),
+    )
+    if errors:
+        raise RpcErrors(errors)
+
+
+async def copy_config(ctx: RpcContext, op: etree._Element) -> None:
+    ds = _ds(ctx)
+    target = _datastore_name(op, "target", ("running", "candidate", "startup"))
+    src_el = _param(op, "source")
+    if src_el is not None and elements(src_el):
+        src_name = etree.QName(elements(src_el)[0]).localname
+        if src_name == target:
+            raise RpcError(
+                "invalid-value", "copy-config source and target are the same", type="protocol"
+            )
+    source = _source_tree(ds, op, ("running", "candidate", "startup"))
+    await ds.copy(source, target, ctx.session_id)
+
+
+def delete_config(ctx: RpcContext, op: etree._Element) -> None:
+    ds = _ds(ctx)
+    target = _datastore_name(op, "target", ("running", "candidate", "startup"))
+    ds.delete(target, ctx.session_id)
+
+
+def lock(ctx: RpcContext, op: etree._Element) -> None:
+    ds = _ds(ctx)
+    target = _datastore_name(op, "target", ("running", "candidate", "startup"))
+    if target == "candidate" and ds.candidate_changed_by_others(ctx.session_id):
+        holder = ds.locks.holder("candidate")
+        raise RpcError(
+            "lock-denied",
+            "the candidate has uncommitted changes of another session; commit or "
+            "discard-changes first",
+            type="protocol",
+            info=[("session-id", str(holder or 0))],
+        )
+    ds.locks.lock(target, ctx.session_id)
+
+
+def unlock(ctx: RpcContext, op: etree._Element) -> None:
+    ds = _ds(ctx)
+    target = _datastore_name(op, "target", ("running", "candidate", "startup"))
+    ds.locks.unlock(target, ctx.session_id)
+
+
+def validate(ctx: RpcContext, op: etree._Element) -> None:
+    ds = _ds(ctx)
+    ds.validate(_source_tree(ds, op, ("running", "candidate", "startup")))
+
+
+async def commit(ctx: RpcContext, op: etree._Element) -> None:
+    ds = _ds(ctx)
+    confirmed = _param(op, "confirmed") is not None
+    timeout = 600
+    t = _param(op, "confirm-timeout")
+    if t is not None:
+        if not text_of(t).isdigit() or int(text_of(t)) == 0:
+            raise RpcError(
+                "invalid-value",
+                f"confirm-timeout '{text_of(t)}' must be a positive number of seconds",
+                type="protocol",
+                path="/ietf-netconf:commit/ietf-netconf:confirm-timeout",
+            )
+        timeout = int(text_of(t))
+    p = _param(op, "persist")
+    pid = _param(op, "persist-id")
+    await ds.commit(
+        ctx.session_id,
+        confirmed=confirmed,
+        timeout=timeout,
+        persist_token=text_of(p) if p is not None else None,
+        persist_id=text_of(pid) if pid is not None else None,
+    )
+
+
+async def cancel_commit(ctx: RpcContext, op: etree._Element) -> None:
+    pid = _param(op, "persist-id")
+    await _ds(ctx).cancel_commit(ctx.session_id, text_of(pid) if pid is not None else None)
+
+
+def discard_changes(ctx: RpcContext, op: etree._Element) -> None:
+    ds = _ds(ctx)
+    ds.locks.require_writable("candidate", ctx.session_id)
+    ds.discard()
+
+
+HANDLERS = {
+    "get": get,
+    "get-config": get_config,
+    "edit-config": edit_config,
+    "copy-config": copy_config,
+    "delete-config": delete_config,
+    "lock": lock,
+    "unlock": unlock,
+    "validate": validate,
+    "commit": commit,
+    "cancel-commit": cancel_commit,
+    "discard-changes": discard_changes,
+}
+
+
+def register(server: Any) -> None:
+    state_dir = Path(server.options.state_dir)
+    ds = Datastores(server, state_dir)
+    ds.lock_info = ds.locks.lock_info  # RFC 6022 monitoring reads locks through this
+    server.datastores = ds
+    for uri in CAPABILITIES:
+        server.add_capability(uri)
+    for name, fn in HANDLERS.items():
+        server.register_rpc(NC_NS, name, fn)
+    server.add_session_end_hook(ds.session_ended)
+
+    async def apply_running_at_startup() -> None:
+        applier = getattr(server, "applier", None)
+        if applier is None:
+            return
+        try:
+            await applier.apply(None, ds.running)
+        except (RpcError, RpcErrors) as e:
+            log.error("running configuration could not be applied at start-up: %s", e)
+
+    server.add_startup_hook(apply_running_at_startup)

@@ -1,0 +1,85 @@
+"""Small lxml helpers shared by the edit, filter and merge engines."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from agent.schema_index import LEAFLIST, LIST, SNodeInfo
+
+NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+NC = f"{{{NC_NS}}}"
+
+
+def elements(parent: etree._Element) -> list[etree._Element]:
+    return [c for c in parent if isinstance(c.tag, str)]
+
+
+def text_of(el: etree._Element) -> str:
+    return (el.text or "").strip()
+
+
+def key_values(el: etree._Element, info: SNodeInfo) -> tuple[str, ...] | None:
+    """A list entry's key values in key order, or None if a key leaf is missing."""
+    vals = []
+    for ktag in info.keys:
+        k = el.find(ktag)
+        if k is None:
+            return None
+        vals.append(text_of(k))
+    return tuple(vals)
+
+
+def find_match(
+    parent: etree._Element, el: etree._Element, info: SNodeInfo | None
+) -> etree._Element | None:
+    """The node in `parent` that `el` addresses: same tag, and for lists the same
+    keys, for leaf-lists the same value."""
+    if info is not None and info.kind == LIST:
+        want = key_values(el, info)
+        for cand in parent.iterchildren(el.tag):
+            if key_values(cand, info) == want:
+                return cand
+        return None
+    if info is not None and info.kind == LEAFLIST:
+        want_text = text_of(el)
+        for cand in parent.iterchildren(el.tag):
+            if text_of(cand) == want_text:
+                return cand
+        return None
+    return parent.find(el.tag)
+
+
+def new_element(tag: str, parent: etree._Element | None = None) -> etree._Element:
+    """An element whose namespace is the default one, so replies read
+    <memif xmlns="..."><socket>... rather than ns0: prefixes everywhere."""
+    ns = tag[1:].split("}", 1)[0] if tag[0] == "{" else None
+    if parent is not None:
+        if parent.nsmap.get(None) == ns:
+            return etree.SubElement(parent, tag)
+        return etree.SubElement(parent, tag, nsmap={None: ns})
+    return etree.Element(tag, nsmap={None: ns})
+
+
+def shallow_with_keys(el: etree._Element, info: SNodeInfo | None) -> etree._Element:
+    """A copy of `el` without children, except a list entry's key leaves."""
+    new = new_element(el.tag)
+    if info is not None and info.kind == LIST:
+        for ktag in info.keys:
+            k = el.find(ktag)
+            if k is not None:
+                new_element(ktag, new).text = k.text
+    return new
+
+
+def merge_into(target: etree._Element, src: etree._Element, index: dict[str, SNodeInfo]) -> None:
+    """Merge src's children into target by schema identity (list keys); used to
+    join state data from providers with configuration for <get>."""
+    for child in elements(src):
+        info = index.get(child.tag)
+        match = find_match(target, child, info)
+        if match is None:
+            target.append(child)
+        elif info is None or info.kind not in ("leaf", LEAFLIST):
+            merge_into(match, child, info.children if info else {})
+        else:
+            match.text = child.text
