@@ -22,6 +22,8 @@ from agent import persist
 from agent.edit import Editor
 from agent.errors import RpcError, RpcErrors
 from agent.locks import Locks
+from agent.memif_config import MemifConfig
+from agent.memif_config import Q as MEMIF_Q
 from agent.schema_index import index_for
 from agent.validate import validate_config
 from agent.xmltree import NC, NC_NS
@@ -60,7 +62,12 @@ class Datastores:
         self.candidate_editors: set[int] = set()
         self.candidate_dirty = False
         self._commit_lock = asyncio.Lock()
-        self.running = self._load("running") or self._load("startup") or empty()
+        # (lxml elements are falsy when childless: compare with None, never `or`.)
+        self.running = self._load("running")
+        if self.running is None:
+            self.running = self._load("startup")
+        if self.running is None:
+            self.running = empty()
         rollback = self._load("rollback")
         if rollback is not None:
             # A confirmed commit was never confirmed before the agent stopped.
@@ -70,6 +77,7 @@ class Datastores:
             persist.atomic_remove(self._path("rollback"))
         self.startup: etree._Element | None = self._load("startup")
         self.candidate = deepcopy(self.running)
+        self._running_cfg: MemifConfig | None = None
 
     # -- files -------------------------------------------------------------------------------
 
@@ -108,13 +116,15 @@ class Datastores:
 
     # -- validation and running ---------------------------------------------------------------
 
-    def validate(self, tree: etree._Element) -> None:
-        validate_config(tree, old=self.running, socket0=self.socket0)
+    def validate(self, tree: etree._Element) -> MemifConfig:
+        if self._running_cfg is None:
+            self._running_cfg = MemifConfig.from_config(self.running)
+        return validate_config(tree, old=self._running_cfg, socket0=self.socket0)
 
     async def set_running(self, new: etree._Element) -> None:
         """Validate, apply to the dataplane, persist, then swap: a failure at any
         step leaves running (in memory and on disk) as it was."""
-        self.validate(new)
+        new_cfg = self.validate(new)
         applier = getattr(self.server, "applier", None)
         if applier is not None:
             await applier.apply(self.running, new)
@@ -130,6 +140,7 @@ class Datastores:
                 "operation-failed", f"cannot save the running datastore: {e.strerror or e}"
             ) from None
         self.running = new
+        self._running_cfg = new_cfg
         if not self.candidate_dirty:
             self.candidate = deepcopy(new)
 
@@ -171,11 +182,9 @@ class Datastores:
                     self._refuse_during_confirm(session_id, "edit running")
                     await self.set_running(work)
         else:
-            from agent.memif_config import MemifConfig
-
             # Candidate may be incomplete until commit, but values must have
             # the right types now (RFC 6241: invalid-value at edit time).
-            MemifConfig.from_config(work)
+            MemifConfig.from_config(_entries_view(result.touched))
             if test_option == "test-only":
                 self.validate(work)
             elif result.changed:
@@ -231,9 +240,12 @@ class Datastores:
                     path="/ietf-netconf:commit/ietf-netconf:persist-id",
                 )
             backup = c.backup if c is not None else self.running
-            new = deepcopy(self.candidate)
+            new = self.candidate
             await self.set_running(new)
-            self.discard()
+            # running now is the candidate's tree; the candidate gets a copy.
+            self.candidate = deepcopy(new)
+            self.candidate_editors.clear()
+            self.candidate_dirty = False
             if c is not None and c.timer is not None:
                 c.timer.cancel()
             if confirmed:
@@ -298,8 +310,6 @@ class Datastores:
                 self._refuse_during_confirm(session_id, "copy to running")
                 await self.set_running(new)
         elif target == "candidate":
-            from agent.memif_config import MemifConfig
-
             MemifConfig.from_config(new)
             self.candidate = new
             self.candidate_editors.add(session_id)
@@ -346,3 +356,12 @@ class Datastores:
         if c is not None and c.persist is None and c.session_id == session_id:
             asyncio.ensure_future(self.rollback(f"session {session_id} ended"))
 
+
+def _entries_view(entries: list[etree._Element]) -> etree._Element:
+    """A <memif> holding copies of the edited memif list entries, to type-check
+    just what an edit touched."""
+    view = etree.Element(MEMIF_Q + "memif")
+    for e in entries:
+        if e.tag in (MEMIF_Q + "socket", MEMIF_Q + "interface"):
+            view.append(deepcopy(e))
+    return view

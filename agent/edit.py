@@ -28,6 +28,8 @@ OP_ATTR = NC + "operation"
 class EditResult:
     errors: list[RpcError] = field(default_factory=list)
     changed: bool = False
+    # List entries created or modified (final nodes), for partial type checks.
+    touched: list[etree._Element] = field(default_factory=list)
 
 
 class _Stop(Exception):
@@ -49,6 +51,10 @@ class Editor:
         self.default_operation = default_operation
         self.continue_on_error = continue_on_error
         self.result = EditResult()
+        # Per (parent, list tag): key values -> entry, built on first use, so an
+        # edit of n list entries costs O(n) rather than a sibling scan each.
+        self._lists: dict[tuple[etree._Element, str], dict[tuple[str, ...], etree._Element]] = {}
+        self._probes = 0
 
     def run(self, target: etree._Element, edit: etree._Element) -> EditResult:
         try:
@@ -150,10 +156,45 @@ class Editor:
                 )
             )
 
+    def _entries(self, target: etree._Element, info: SNodeInfo) -> dict:
+        idx = self._lists.get((target, info.tag))
+        if idx is None:
+            idx = {key_values(e, info): e for e in target.iterchildren(info.tag)}
+            self._lists[(target, info.tag)] = idx
+        return idx
+
+    def _find(self, target: etree._Element, el: etree._Element, info: SNodeInfo):
+        if info.kind != LIST:
+            return find_match(target, el, info)
+        keys = key_values(el, info)
+        if (target, info.tag) not in self._lists and self._probes < 16:
+            # A small edit of a big list: a few ElementPath lookups (in C) beat
+            # building a key index of every entry.
+            self._probes += 1
+            if keys is not None and not any("'" in k for k in keys):
+                pred = "".join(f"[{k}='{v}']" for k, v in zip(info.keys, keys, strict=True))
+                for cand in target.iterfind(info.tag + pred):
+                    if key_values(cand, info) == keys:
+                        return cand
+                return None
+        return self._entries(target, info).get(keys)
+
+    def _track(self, target: etree._Element, info: SNodeInfo, node, removed: bool = False) -> None:
+        if info.kind == LIST:
+            if not removed:
+                self.result.touched.append(node)
+            idx = self._lists.get((target, info.tag))
+            if idx is None:
+                return  # no index yet: it will be built from the tree as it is then
+            if removed:
+                idx.pop(key_values(node, info), None)
+            else:
+                idx[key_values(node, info)] = node
+
     def _node(
         self, target: etree._Element, el: etree._Element, info: SNodeInfo, op: str, path: str
     ) -> None:
-        match = find_match(target, el, info)
+        match = self._find(target, el, info)
         here = self._step(el, info, path)
         if op == "create" and match is not None:
             self._fail(RpcError("data-exists", f"{here} already exists", path=here))
@@ -164,6 +205,7 @@ class Editor:
         if op in ("delete", "remove"):
             if match is not None:
                 target.remove(match)
+                self._track(target, info, match, removed=True)
                 self.result.changed = True
             return
         if op in ("replace", "create"):
@@ -174,6 +216,7 @@ class Editor:
                 target.replace(match, new)
             else:
                 target.append(new)
+            self._track(target, info, new)
             self.result.changed = True
             return
         # merge, or none (touch only what carries an operation)
@@ -191,9 +234,12 @@ class Editor:
         created = match is None
         if created:
             match = shallow_with_keys(el, info)
+        elif info.kind == LIST:
+            self.result.touched.append(match)
         self._children(match, _without_keys(el, info), info.children, op, here)
         if created and (op != "none" or len(match) > len(info.keys)):
             target.append(match)
+            self._track(target, info, match)
             self.result.changed = True
 
     def _build(self, el: etree._Element, info: SNodeInfo, here: str) -> etree._Element | None:

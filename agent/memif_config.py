@@ -216,7 +216,32 @@ _ENUMS = {
 }
 
 
+# Entry signature -> parsed Interface. Datastore trees are deep-copied on every
+# edit, so element identity cannot be the key; an entry's (tag, text) pairs can,
+# and make re-reading an unchanged 1000-entry configuration a dict lookup each.
+_MEMO: dict[tuple, Interface] = {}
+_MEMO_MAX = 200_000
+
+
+def _signature(el: etree._Element) -> tuple:
+    return tuple((c.tag, c.text) for c in el)
+
+
 def _read_interface(el: etree._Element, cfg: MemifConfig, errors: list[RpcError]) -> None:
+    sig = _signature(el)
+    hit = _MEMO.get(sig)
+    if hit is not None:
+        if hit.key in cfg.interfaces:
+            errors.append(
+                RpcError(
+                    "invalid-value",
+                    f"{hit.name} is listed twice",
+                    path=interface_path(hit.socket_id, hit.id),
+                )
+            )
+        else:
+            cfg.interfaces[hit.key] = hit
+        return
     n = len(errors)
     leaves = _leaves(el, INTERFACE_LEAVES, "/memif:memif/memif:interface", errors)
     sid = _key(leaves, "socket-id", SOCKET_ID_MAX, "interface", errors)
@@ -280,4 +305,8 @@ def _read_interface(el: etree._Element, cfg: MemifConfig, errors: list[RpcError]
             RpcError("invalid-value", f"{name} is listed twice", path=interface_path(sid, iid))
         )
     if len(errors) == n:
-        cfg.interfaces[(sid, iid)] = Interface(socket_id=sid, id=iid, **vals)  # type: ignore[arg-type]
+        parsed = Interface(socket_id=sid, id=iid, **vals)  # type: ignore[arg-type]
+        cfg.interfaces[(sid, iid)] = parsed
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        _MEMO[sig] = parsed

@@ -20,13 +20,13 @@ def text_of(el: etree._Element) -> str:
 
 def key_values(el: etree._Element, info: SNodeInfo) -> tuple[str, ...] | None:
     """A list entry's key values in key order, or None if a key leaf is missing."""
-    vals = []
-    for ktag in info.keys:
-        k = el.find(ktag)
-        if k is None:
-            return None
-        vals.append(text_of(k))
-    return tuple(vals)
+    if len(info.keys) == 1:
+        k = el.find(info.keys[0])
+        return None if k is None else ((k.text or "").strip(),)
+    found = {c.tag: c.text for c in el if c.tag in info.keys}
+    if len(found) != len(info.keys):
+        return None
+    return tuple((found[k] or "").strip() for k in info.keys)
 
 
 def find_match(
@@ -67,7 +67,7 @@ def shallow_with_keys(el: etree._Element, info: SNodeInfo | None) -> etree._Elem
         for ktag in info.keys:
             k = el.find(ktag)
             if k is not None:
-                new_element(ktag, new).text = k.text
+                new_element(ktag, new).text = (k.text or "").strip()
     return new
 
 
