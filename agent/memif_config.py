@@ -141,14 +141,19 @@ def _leaves(
             else:
                 errors.append(_unknown(child, path))
             continue
-        out[qn.localname] = (child.text or "").strip()
+        # Raw text: libyang allows surrounding space in numbers only.
+        out[qn.localname] = child.text or ""
     return out
 
 
 def _uint(text: str, lo: int, hi: int) -> int | None:
-    if not text.isdigit() or (len(text) > 1 and text[0] == "0"):
+    # As libyang reads integers: surrounding space, an optional '+', leading zeros.
+    t = text.strip()
+    if t.startswith("+"):
+        t = t[1:]
+    if not t.isascii() or not t.isdigit():
         return None
-    v = int(text)
+    v = int(t)
     return v if lo <= v <= hi else None
 
 
@@ -195,11 +200,11 @@ def _read_socket(el: etree._Element, cfg: MemifConfig, errors: list[RpcError]) -
                 app_tag="missing-element",
             )
         )
-    elif not fname.startswith("/") or not 2 <= len(fname.encode()) <= 107:
+    elif not fname.startswith("/") or not 2 <= len(fname) <= 107:
         errors.append(
             RpcError(
                 "invalid-value",
-                f"socket {sid} filename '{fname}' must be an absolute path of 2 to 107 bytes",
+                f"socket {sid} filename '{fname}' must be an absolute path of 2 to 107 characters",
                 path=socket_path(sid, "filename"),
             )
         )
