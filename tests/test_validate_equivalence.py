@@ -19,7 +19,12 @@ VALUES = {
     "enabled": ["true", "false", "yes", "1", ""],
     "role": ["server", "client", "master", "Server"],
     "mode": ["ethernet", "ip", "punt-inject", "eth"],
-    "mac-address": ["02:fe:00:00:00:01", "02:FE:aa:bb:cc:dd", "02:fe:00:00:00", "zz:fe:00:00:00:01"],
+    "mac-address": [
+        "02:fe:00:00:00:01",
+        "02:FE:aa:bb:cc:dd",
+        "02:fe:00:00:00",
+        "zz:fe:00:00:00:01",
+    ],
     "ring-size": ["8", "10", "32", "7", "33", "010", "+9", " 12 ", "x", ""],
     "buffer-size": ["64", "2048", "65535", "63", "65536", "-1"],
     "rx-queues": ["1", "255", "0", "256"],
