@@ -102,7 +102,7 @@ def test_socket_zero_is_locked() -> None:
     assert "socket 0 is built in" in e.message
 
 
-@pytest.mark.parametrize("sid", ["4294967295", "-1", "abc", "01"])
+@pytest.mark.parametrize("sid", ["4294967295", "-1", "abc", "0x1"])
 def test_socket_id_range(sid: str) -> None:
     e = one_error(sock(sid))
     assert e.tag == "invalid-value" and e.path == "/memif:memif/memif:socket/memif:id"
