@@ -24,7 +24,11 @@ class RawSession:
     @classmethod
     async def open(cls, port: int, user: str = "admin", password: str = "admin") -> RawSession:
         conn = await asyncssh.connect(
-            "127.0.0.1", port, username=user, password=password, known_hosts=None,
+            "127.0.0.1",
+            port,
+            username=user,
+            password=password,
+            known_hosts=None,
             encryption_algs=["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"],
         )
         writer, reader, _ = await conn.open_session(subsystem="netconf", encoding=None)
@@ -35,7 +39,8 @@ class RawSession:
     async def call(self, body: bytes) -> bytes:
         self.mid += 1
         msg = b'<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="%d">%s</rpc>' % (
-            self.mid, body,
+            self.mid,
+            body,
         )
         self.writer.write(b"\n#%d\n%s\n##\n" % (len(msg), msg))
         return await self.read()
