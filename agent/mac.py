@@ -1,0 +1,34 @@
+"""Generated MAC addresses that stay the same across commits and restarts.
+
+An ethernet interface without a configured mac-address gets a random locally
+administered 02:fe:xx:xx:xx:xx once; the choice is kept in the state directory
+so a peer never sees the address change under it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from agent import persist
+
+
+class MacStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._macs: dict[str, str] = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            self._macs = {}
+
+    def get(self, socket_id: int, if_id: int) -> str:
+        key = f"{socket_id}/{if_id}"
+        mac = self._macs.get(key)
+        if mac is None:
+            taken = set(self._macs.values())
+            while mac is None or mac in taken:
+                mac = "02:fe:" + ":".join(f"{b:02x}" for b in os.urandom(4))
+            self._macs[key] = mac
+            persist.atomic_write(self.path, json.dumps(self._macs, indent=0).encode())
+        return mac
