@@ -1,0 +1,50 @@
+"""`show interface memif` layout (TNSR's) from a <get> reply."""
+
+from lxml import etree
+
+from tools.memifctl import show
+
+NS = "urn:memif-agent:yang:memif-agent"
+REPLY = f"""<data xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><memif xmlns="{NS}">
+<socket><id>0</id><filename>/run/vpp/memif.sock</filename><state><listening>false</listening></state></socket>
+<socket><id>23</id><filename>/tmp/memif23.sock</filename></socket>
+<interface><socket-id>23</socket-id><id>100</id><enabled>true</enabled><role>server</role>
+<state><mac-address>02:fe:8c:e5:ce:06</mac-address><link-status>up</link-status>
+<ring-size>1024</ring-size><buffer-size>2048</buffer-size><remote-name>testpmd</remote-name>
+<queue><direction>rx</direction><id>0</id><ring-size>1024</ring-size><head>5</head><tail>5</tail>
+<packets>5</packets><bytes>320</bytes><interrupts>1</interrupts></queue>
+<counters><rx-packets>5</rx-packets><rx-bytes>320</rx-bytes></counters></state></interface>
+</memif></data>"""
+
+
+def test_brief_layout() -> None:
+    text = show.brief(show.model(etree.fromstring(REPLY)))
+    assert text == "\n".join(
+        [
+            "Socket Id  Filename",
+            "---------- --------------------------------------------------",
+            "0          /run/vpp/memif.sock",
+            "23         /tmp/memif23.sock",
+            "",
+            "Socket id: 23",
+            "    Interface id: 100",
+            "    Interface: memif23/100",
+            "    Role: server",
+            "    Mode: ethernet",
+            "    MAC address: 02:fe:8c:e5:ce:06",
+            "    Ring size: 1024",
+            "    Buffer size: 2048",
+            "    Admin up: true",
+            "    Link up: true",
+        ]
+    )
+
+
+def test_detail_and_counters() -> None:
+    m = show.model(etree.fromstring(REPLY))
+    d = show.detail(m)
+    assert "    Remote name: testpmd" in d
+    assert "rx queue 0: ring 1024 head 5 tail 5 packets 5 bytes 320 interrupts 1" in d
+    c = show.counters(m).splitlines()
+    assert c[0].split()[:3] == ["Interface", "rx-packets", "rx-bytes"]
+    assert c[2].split()[:3] == ["memif23/100", "5", "320"]
