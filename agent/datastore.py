@@ -78,6 +78,12 @@ class Datastores:
         self.startup: etree._Element | None = self._load("startup")
         self.candidate = deepcopy(self.running)
         self._running_cfg: MemifConfig | None = None
+        # NACM's check_write(session_id, old, new), set by agent.nacm when loaded.
+        self.write_check: Any = None
+
+    def _check_write(self, session_id: int, old: etree._Element, new: etree._Element) -> None:
+        if self.write_check is not None:
+            self.write_check(session_id, old, new)
 
     # -- files -------------------------------------------------------------------------------
 
@@ -174,6 +180,8 @@ class Datastores:
         result = editor.run(work, edit)
         if result.errors and error_option != "continue-on-error":
             raise RpcErrors(result.errors)
+        if result.changed:
+            self._check_write(session_id, base, work)
         if target == "running":
             if test_option == "test-only":
                 self.validate(work)
@@ -241,6 +249,7 @@ class Datastores:
                 )
             backup = c.backup if c is not None else self.running
             new = self.candidate
+            self._check_write(session_id, self.running, new)
             await self.set_running(new)
             # running now is the candidate's tree; the candidate gets a copy.
             self.candidate = deepcopy(new)
@@ -305,6 +314,8 @@ class Datastores:
     async def copy(self, source: etree._Element, target: str, session_id: int) -> None:
         self.locks.require_writable(target, session_id)
         new = deepcopy(source)
+        current = self.startup if target == "startup" else self.tree(target)
+        self._check_write(session_id, current if current is not None else empty(), new)
         if target == "running":
             async with self._commit_lock:
                 self._refuse_during_confirm(session_id, "copy to running")
@@ -340,6 +351,8 @@ class Datastores:
                 type="protocol",
             )
         self.locks.require_writable(target, session_id)
+        if self.startup is not None:
+            self._check_write(session_id, self.startup, empty())
         self._save_startup(None)
 
     # -- sessions ------------------------------------------------------------------------------

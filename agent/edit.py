@@ -15,7 +15,6 @@ from agent.xmltree import (
     elements,
     find_match,
     key_values,
-    new_element,
     shallow_with_keys,
     text_of,
 )
@@ -224,11 +223,10 @@ class Editor:
             if op == "none":
                 return
             if match is None:
-                new = new_element(el.tag, target)
-                new.text = text_of(el)
+                target.append(_leaf_copy(el))
                 self.result.changed = True
             elif info.kind == LEAF and text_of(match) != text_of(el):
-                match.text = text_of(el)
+                target.replace(match, _leaf_copy(el))
                 self.result.changed = True
             return
         created = match is None
@@ -246,15 +244,24 @@ class Editor:
         """A clean copy of `el` for replace/create: operations applied to its subtree
         (delete inside a new node is data-missing, remove is a no-op)."""
         if info.kind in (LEAF, LEAFLIST):
-            new = new_element(el.tag)
-            new.text = text_of(el)
-            return new
+            return _leaf_copy(el)
         new = shallow_with_keys(el, info)
         before = len(self.result.errors)
         self._children(new, _without_keys(el, info), info.children, "merge", here)
         if len(self.result.errors) != before:
             return None
         return new
+
+
+def _leaf_copy(el: etree._Element) -> etree._Element:
+    """A leaf with its value and the namespace prefixes in scope: values such as
+    instance-identifiers and identityrefs name prefixes declared in the edit."""
+    ns = etree.QName(el).namespace
+    nsmap = {p: u for p, u in el.nsmap.items() if p is not None}
+    nsmap[None] = ns
+    new = etree.Element(el.tag, nsmap=nsmap)
+    new.text = el.text or ""  # raw: a string value may end in spaces
+    return new
 
 
 def _without_keys(el: etree._Element, info: SNodeInfo) -> etree._Element:

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="users file (default STATE_DIR/users; created with admin/admin)")
     p.add_argument("--socket0", default=DEFAULT_SOCKET0,
                    help="file name of the built-in memif socket 0 (default %(default)s)")
+    p.add_argument("--recovery-user", default="admin",
+                   help="user whose sessions bypass NACM (RFC 8341 recovery session; "
+                        "default %(default)s)")
     p.add_argument("--no-dataplane", action="store_true",
                    help="serve NETCONF without starting the memif dataplane")
     p.add_argument("--log-level", default="info",

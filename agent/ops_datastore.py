@@ -136,10 +136,17 @@ def _ds(ctx: RpcContext) -> Datastores:
     return ctx.server.datastores
 
 
+def _readable(ctx: RpcContext, data: etree._Element) -> etree._Element:
+    nacm = getattr(ctx.server, "nacm", None)
+    if nacm is not None:
+        nacm.filter_read(ctx.username, data)
+    return data
+
+
 def get_config(ctx: RpcContext, op: etree._Element) -> etree._Element:
     ds = _ds(ctx)
     name = _datastore_name(op, "source", ("running", "candidate", "startup"))
-    return _filtered_data(ds, ds.tree(name), op)
+    return _readable(ctx, _filtered_data(ds, ds.tree(name), op))
 
 
 def get(ctx: RpcContext, op: etree._Element) -> etree._Element:
@@ -149,7 +156,7 @@ def get(ctx: RpcContext, op: etree._Element) -> etree._Element:
         wrapper = etree.Element("w")
         wrapper.append(node)
         merge_into(tree, wrapper, ds.index)
-    return _filtered_data(ds, tree, op)
+    return _readable(ctx, _filtered_data(ds, tree, op))
 
 
 async def edit_config(ctx: RpcContext, op: etree._Element) -> None:

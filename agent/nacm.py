@@ -1,0 +1,201 @@
+"""RFC 8341 NACM enforcement (feature module).
+
+Operations are checked before dispatch (server.add_rpc_hook), data reads by
+pruning get/get-config replies, data writes on every datastore change
+(edit-config, copy-config, delete-config, commit: what the session changes
+must be writable by it), notifications per subscriber. The recovery user
+(--recovery-user, the initial admin) bypasses all of it. Groups come from the
+NACM configuration and from the users file (external groups).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from lxml import etree
+
+from agent.errors import RpcError
+from agent.nacm_rules import NACM_NS, Policy, builtin_policy, policy_from
+from agent.rpc_context import RpcContext
+from agent.schema_index import LEAFLIST, LIST, SNodeInfo, index_for
+from agent.xmltree import elements, key_values, text_of
+
+log = logging.getLogger(__name__)
+
+
+class Nacm:
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.recovery = getattr(server.options, "recovery_user", "admin")
+        self.index = index_for(server.schema)
+        from libyang.util import c2str
+
+        self.modules = {c2str(m.cdata.ns): m.name() for m in server.schema}
+        self.denied_operations = 0
+        self.denied_data_writes = 0
+        self.denied_notifications = 0
+        self._cache: tuple[Any, Policy] | None = None
+
+    # -- policy ------------------------------------------------------------------------------
+
+    def policy(self) -> Policy:
+        ds = getattr(self.server, "datastores", None)
+        running = ds.running if ds is not None else None
+        if self._cache is None or self._cache[0] is not running:
+            self._cache = (running, policy_from(running) or builtin_policy())
+        return self._cache[1]
+
+    def exempt(self, username: str) -> bool:
+        return username == self.recovery or not self.policy().enabled
+
+    def groups(self, username: str) -> set[str]:
+        users = getattr(self.server, "users", None)
+        external = tuple(users.groups(username)) if users is not None else ()
+        return self.policy().user_groups(username, external)
+
+    # -- operations ------------------------------------------------------------------------------
+
+    def check_rpc(self, ctx: RpcContext, op: etree._Element) -> None:
+        if self.exempt(ctx.username):
+            return
+        q = etree.QName(op)
+        module = self.modules.get(q.namespace or "", "")
+        if not self.policy().rpc_allowed(self.groups(ctx.username), module, q.localname):
+            self.denied_operations += 1
+            raise RpcError(
+                "access-denied",
+                f"user {ctx.username} may not run <{q.localname}>",
+                type="protocol",
+                info=[("bad-element", q.localname)],
+            )
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def filter_read(self, username: str, data: etree._Element) -> None:
+        """Remove from `data` (a <data> wrapper) every node the user may not read."""
+        if self.exempt(username):
+            return
+        pol = self.policy()
+        rules = pol.data_rules(self.groups(username), "read")
+        for top in elements(data):
+            self._prune(pol, rules, top, (), self.index)
+
+    def _prune(
+        self,
+        pol: Policy,
+        rules: list,
+        el: etree._Element,
+        parent: tuple[str, ...],
+        schema: dict[str, SNodeInfo],
+    ) -> None:
+        q = etree.QName(el)
+        path = (*parent, q.localname)
+        module = self.modules.get(q.namespace or "", "")
+        if not pol.node_allowed(rules, module, path, "read"):
+            el.getparent().remove(el)
+            return
+        info = schema.get(el.tag)
+        children = info.children if info is not None else {}
+        for child in elements(el):
+            self._prune(pol, rules, child, path, children)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def check_write(self, session_id: int, old: etree._Element, new: etree._Element) -> None:
+        session = self.server.sessions.get(session_id)
+        username = session.username if session is not None else self.recovery
+        if self.exempt(username):
+            return
+        pol = self.policy()
+        groups = self.groups(username)
+        rules = {op: pol.data_rules(groups, op) for op in ("create", "update", "delete")}
+        for op, module, path, xpath in changes(old, new, self.index, self.modules):
+            if not pol.node_allowed(rules[op], module, path, op):
+                self.denied_data_writes += 1
+                raise RpcError(
+                    "access-denied",
+                    f"user {username} may not {op} {xpath}",
+                    path=xpath,
+                )
+
+    # -- notifications -----------------------------------------------------------------------
+
+    def check_notification(self, session: Any, event: etree._Element) -> bool:
+        if self.exempt(session.username):
+            return True
+        q = etree.QName(event)
+        module = self.modules.get(q.namespace or "", "")
+        ok = self.policy().notification_allowed(self.groups(session.username), module, q.localname)
+        if not ok:
+            self.denied_notifications += 1
+        return ok
+
+    def state(self) -> list[etree._Element]:
+        nacm = etree.Element(f"{{{NACM_NS}}}nacm", nsmap={None: NACM_NS})
+        for leaf, value in (
+            ("denied-operations", self.denied_operations),
+            ("denied-data-writes", self.denied_data_writes),
+            ("denied-notifications", self.denied_notifications),
+        ):
+            etree.SubElement(nacm, f"{{{NACM_NS}}}{leaf}").text = str(value)
+        return [nacm]
+
+
+def changes(
+    old: etree._Element, new: etree._Element, index: dict[str, SNodeInfo], modules: dict[str, str]
+) -> Iterator[tuple[str, str, tuple[str, ...], str]]:
+    """(op, module, name path, XPath) of every node created, deleted or updated."""
+    yield from _diff(old, new, index, modules, (), "")
+
+
+def _identity(el: etree._Element, info: SNodeInfo | None) -> tuple:
+    if info is not None and info.kind == LIST:
+        return (el.tag, key_values(el, info))
+    if info is not None and info.kind == LEAFLIST:
+        return (el.tag, text_of(el))
+    return (el.tag,)
+
+
+def _diff(old, new, schema, modules, path, xpath):
+    def ident_map(parent):
+        out = {}
+        for c in elements(parent) if parent is not None else ():
+            out[_identity(c, schema.get(c.tag))] = c
+        return out
+
+    before, after = ident_map(old), ident_map(new)
+    for key in {**before, **after}:
+        o, n = before.get(key), after.get(key)
+        el = n if n is not None else o
+        q = etree.QName(el)
+        module = modules.get(q.namespace or "", "")
+        info = schema.get(el.tag)
+        npath = (*path, q.localname)
+        step = f"{xpath}/{module}:{q.localname}"
+        if info is not None and info.kind == LIST and key[1]:
+            keys = [k.split("}", 1)[1] for k in info.keys]
+            step += "".join(f"[{module}:{k}='{v}']" for k, v in zip(keys, key[1], strict=False))
+        children = info.children if info is not None else {}
+        if o is None:
+            yield ("create", module, npath, step)
+            yield from _diff(None, n, children, modules, npath, step)
+        elif n is None:
+            yield ("delete", module, npath, step)
+        elif len(n) == 0 and len(o) == 0:
+            if text_of(n) != text_of(o):
+                yield ("update", module, npath, step)
+        else:
+            yield from _diff(o, n, children, modules, npath, step)
+
+
+def register(server: Any) -> None:
+    nacm = Nacm(server)
+    server.nacm = nacm
+    server.add_rpc_hook(nacm.check_rpc)
+    server.add_notification_check(nacm.check_notification)
+    server.add_state_provider(nacm.state)
+    ds = getattr(server, "datastores", None)
+    if ds is not None:
+        ds.write_check = nacm.check_write
