@@ -153,6 +153,9 @@ def _uint(text: str, lo: int, hi: int) -> int | None:
         t = t[1:]
     if not t.isascii() or not t.isdigit():
         return None
+    t = t.lstrip("0") or "0"
+    if len(t) > 20:  # beyond any uint64; also keeps int() off huge hostile strings
+        return None
     v = int(t)
     return v if lo <= v <= hi else None
 
