@@ -1,0 +1,877 @@
+/* Dataplane core: sockets, the memif handshake in both roles, the epoll loop,
+ * C-side forwarding. Control-message bytes are handled by ctrl.c and rings by
+ * ring.c; this file owns file descriptors, memory mappings and timers. */
+#define _GNU_SOURCE
+#include "dp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void set_err(char *err, size_t n, const char *fmt, const char *a, const char *b) {
+    snprintf(err, n, fmt, a ? a : "", b ? b : "");
+}
+
+void dp_wake(dp_t *dp) {
+    uint64_t one = 1;
+    ssize_t r = write(dp->wake_fd, &one, sizeof(one));
+    (void)r;
+}
+
+static void push_event(dp_t *dp, itf_t *i, int up, const char *reason) {
+    if (dp->n_events == dp->cap_events) {
+        int cap = dp->cap_events ? dp->cap_events * 2 : 64;
+        if (cap > 65536) return; /* nobody reads: keep memory bounded */
+        void *p = realloc(dp->events, (size_t)cap * sizeof(*dp->events));
+        if (!p) return;
+        dp->events = p;
+        dp->cap_events = cap;
+    }
+    struct dp_event *e = &dp->events[dp->n_events++];
+    e->sid = i->sid;
+    e->id = i->id;
+    e->up = up;
+    snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "");
+    uint64_t one = 1;
+    ssize_t r = write(dp->event_fd, &one, sizeof(one));
+    (void)r;
+}
+
+static int ep_add(dp_t *dp, int fd, evtag_t *tag) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+    return epoll_ctl(dp->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void ep_del(dp_t *dp, int fd) { epoll_ctl(dp->epfd, EPOLL_CTL_DEL, fd, NULL); }
+
+/* ---- control socket I/O ------------------------------------------------------------------ */
+
+static int send_msg(int fd, const ctrl_msg_t *m, int passfd) {
+    uint8_t buf[MEMIF_MSG_SIZE];
+    ctrl_encode(m, buf);
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    union {
+        char b[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (passfd >= 0) {
+        memset(&u, 0, sizeof(u));
+        mh.msg_control = u.b;
+        mh.msg_controllen = sizeof(u.b);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+    }
+    return sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == MEMIF_MSG_SIZE ? 0 : -1;
+}
+
+/* One datagram; *fd_out gets the first passed fd (others are closed). Returns its
+ * length, 0 on EOF, -1 on error (EAGAIN included). */
+static ssize_t recv_msg(int fd, uint8_t *buf, size_t cap, int *fd_out) {
+    union {
+        char b[CMSG_SPACE(sizeof(int) * 8)];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = buf, .iov_len = cap};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+                        .msg_controllen = sizeof(u.b)};
+    *fd_out = -1;
+    ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t k = 0; k < nfd; k++) {
+            int f;
+            memcpy(&f, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+            if (*fd_out < 0) *fd_out = f;
+            else close(f);
+        }
+    }
+    if (mh.msg_flags & MSG_TRUNC) return (ssize_t)cap + 1; /* oversize: rejected by caller */
+    return n;
+}
+
+/* ---- interface connection state ---------------------------------------------------------- */
+
+queue_t *itf_rxq(itf_t *i, int *n) {
+    if (i->role == ROLE_SERVER) { *n = i->n_s2m; return i->s2m; }
+    *n = i->n_m2s;
+    return i->m2s;
+}
+
+queue_t *itf_txq(itf_t *i, int *n) {
+    if (i->role == ROLE_SERVER) { *n = i->n_m2s; return i->m2s; }
+    *n = i->n_s2m;
+    return i->s2m;
+}
+
+static int idle_state(itf_t *i) {
+    if (!i->enabled) return ST_DISABLED;
+    return i->role == ROLE_SERVER ? ST_LISTENING : ST_CONNECTING;
+}
+
+/* Unmap, close, forget the connection; a link that was up goes down with `reason`. */
+static void teardown(dp_t *dp, itf_t *i, const char *local_reason) {
+    int was_up = i->state == ST_CONNECTED;
+    if (i->fd >= 0) {
+        ep_del(dp, i->fd);
+        close(i->fd);
+        i->fd = -1;
+    }
+    for (int k = 0; k < MAX_QUEUES; k++) {
+        if (i->s2m && i->s2m[k].efd >= 0) { ep_del(dp, i->s2m[k].efd); close(i->s2m[k].efd); }
+        if (i->m2s && i->m2s[k].efd >= 0) { ep_del(dp, i->m2s[k].efd); close(i->m2s[k].efd); }
+    }
+    free(i->s2m);
+    free(i->m2s);
+    free(i->rx_ev);
+    i->s2m = i->m2s = NULL;
+    i->rx_ev = NULL;
+    for (int r = 0; r < i->n_regions; r++) {
+        if (i->regions[r].addr) munmap(i->regions[r].addr, i->regions[r].size);
+        if (i->regions[r].fd >= 0) close(i->regions[r].fd);
+    }
+    memset(i->regions, 0, sizeof(i->regions));
+    i->n_regions = 0;
+    i->n_s2m = i->n_m2s = i->got_s2m = i->got_m2s = 0;
+    i->n_out = i->next_out = 0;
+    i->state = idle_state(i);
+    i->retry_at = now_s() + 1.0;
+    if (local_reason && *local_reason)
+        snprintf(i->local_reason, sizeof(i->local_reason), "%s", local_reason);
+    if (was_up) push_event(dp, i, 0, local_reason && *local_reason ? local_reason : i->remote_reason);
+}
+
+static void disconnect(dp_t *dp, itf_t *i, const char *reason) {
+    if (i->fd >= 0) {
+        ctrl_msg_t m = {.type = MSG_DISCONNECT};
+        snprintf(m.u.disconnect.string, sizeof(m.u.disconnect.string), "%s", reason);
+        send_msg(i->fd, &m, -1);
+    }
+    teardown(dp, i, reason);
+}
+
+static int alloc_queues(itf_t *i) {
+    i->s2m = calloc(MAX_QUEUES, sizeof(queue_t));
+    i->m2s = calloc(MAX_QUEUES, sizeof(queue_t));
+    i->rx_ev = calloc(MAX_QUEUES, sizeof(evtag_t));
+    if (!i->s2m || !i->m2s || !i->rx_ev) return -1;
+    for (int k = 0; k < MAX_QUEUES; k++) i->s2m[k].efd = i->m2s[k].efd = -1;
+    return 0;
+}
+
+static void link_up(dp_t *dp, itf_t *i) {
+    i->rc.regions = i->regions;
+    i->rc.n_regions = i->n_regions;
+    i->rc.master = i->role == ROLE_SERVER;
+    int nrx;
+    queue_t *rx = itf_rxq(i, &nrx);
+    for (int k = 0; k < nrx; k++) {
+        i->rx_ev[k] = (evtag_t){.type = EV_RXQ, .obj = i, .q = k};
+        ep_add(dp, rx[k].efd, &i->rx_ev[k]);
+    }
+    i->state = ST_CONNECTED;
+    i->local_reason[0] = i->remote_reason[0] = 0;
+    push_event(dp, i, 1, "connected");
+}
+
+/* ---- server (master) side ----------------------------------------------------------------- */
+
+static void hello(dp_t *dp, int fd) {
+    ctrl_msg_t m = {.type = MSG_HELLO};
+    snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%s", dp->app_name);
+    m.u.hello.min_version = m.u.hello.max_version = MEMIF_VERSION;
+    m.u.hello.max_region = 255;
+    m.u.hello.max_m2s_ring = m.u.hello.max_s2m_ring = 254; /* 255 rings: indices 0..254 */
+    m.u.hello.max_log2_ring_size = MEMIF_MAX_LOG2_RING;
+    send_msg(fd, &m, -1);
+}
+
+static void reject(int fd, const char *reason) {
+    ctrl_msg_t m = {.type = MSG_DISCONNECT};
+    snprintf(m.u.disconnect.string, sizeof(m.u.disconnect.string), "%s", reason);
+    send_msg(fd, &m, -1);
+}
+
+static void drop_pending(dp_t *dp, pending_t *p) {
+    pending_t **pp = &dp->pending;
+    while (*pp && *pp != p) pp = &(*pp)->next;
+    if (*pp) *pp = p->next;
+    if (p->fd >= 0) { ep_del(dp, p->fd); close(p->fd); }
+    free(p);
+}
+
+static const char *check_init(dp_t *dp, sock_t *s, const ctrl_msg_t *m, itf_t **out) {
+    if (m->type != MSG_INIT) return "expected INIT";
+    if (m->u.init.version != MEMIF_VERSION) return "incompatible version";
+    itf_t *i = dp_find(dp, s->id, m->u.init.id);
+    if (!i || i->role != ROLE_SERVER) return "unmatched interface id";
+    if (!i->enabled) return "interface admin down";
+    if (i->fd >= 0) return "already connected";
+    if (i->secret[0]) {
+        if (!m->u.init.secret[0]) return "secret required";
+        if (strncmp(i->secret, m->u.init.secret, MEMIF_SECRET_LEN) != 0) return "incorrect secret";
+    }
+    if (m->u.init.mode == MODE_PUNT_INJECT) return "unsupported interface mode";
+    if (m->u.init.mode != i->mode) return "mode mismatch";
+    *out = i;
+    return NULL;
+}
+
+static void on_pending(dp_t *dp, pending_t *p) {
+    uint8_t buf[MEMIF_MSG_SIZE + 1];
+    int fd_in;
+    ssize_t n = recv_msg(p->fd, buf, sizeof(buf), &fd_in);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (fd_in >= 0) close(fd_in); /* INIT carries no fd */
+    ctrl_msg_t m;
+    if (n <= 0) { drop_pending(dp, p); return; }
+    if (ctrl_decode(buf, (size_t)n, &m) != 0) {
+        reject(p->fd, "malformed message");
+        drop_pending(dp, p);
+        return;
+    }
+    itf_t *i = NULL;
+    const char *why = check_init(dp, p->sock, &m, &i);
+    if (why) {
+        reject(p->fd, why);
+        drop_pending(dp, p);
+        return;
+    }
+    if (alloc_queues(i) != 0) { reject(p->fd, "out of memory"); drop_pending(dp, p); return; }
+    ep_del(dp, p->fd);
+    i->fd = p->fd;
+    p->fd = -1;
+    drop_pending(dp, p);
+    i->ctrl_ev = (evtag_t){.type = EV_CTRL, .obj = i};
+    ep_add(dp, i->fd, &i->ctrl_ev);
+    i->state = ST_HANDSHAKE;
+    snprintf(i->remote_name, sizeof(i->remote_name), "%s", m.u.init.name);
+    i->log2 = 0;
+    ctrl_msg_t ack = {.type = MSG_ACK};
+    send_msg(i->fd, &ack, -1);
+}
+
+static const char *server_msg(dp_t *dp, itf_t *i, const ctrl_msg_t *m, int *fd_in) {
+    ctrl_msg_t ack = {.type = MSG_ACK};
+    if (m->type == MSG_ADD_REGION) {
+        if (*fd_in < 0) return "missing region fd";
+        if (m->u.add_region.index != i->n_regions || i->n_regions >= MAX_REGIONS)
+            return "unexpected region index";
+        struct stat st;
+        uint64_t size = m->u.add_region.size;
+        if (size == 0 || fstat(*fd_in, &st) != 0 || (uint64_t)st.st_size < size)
+            return "region size larger than its file";
+        void *a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd_in, 0);
+        if (a == MAP_FAILED) return "cannot map region";
+        i->regions[i->n_regions++] = (region_t){.addr = a, .size = size, .fd = *fd_in};
+        *fd_in = -1;
+        return send_msg(i->fd, &ack, -1) ? "send failed" : NULL;
+    }
+    if (m->type == MSG_ADD_RING) {
+        if (*fd_in < 0) return "missing interrupt fd";
+        const typeof(m->u.add_ring) *r = &m->u.add_ring;
+        int s2m = r->flags & ADD_RING_FLAG_S2M;
+        uint16_t *got = s2m ? &i->got_s2m : &i->got_m2s;
+        if (r->index != *got || *got >= MAX_QUEUES) return "unexpected ring index";
+        if (r->region >= i->n_regions) return "ring in unknown region";
+        if (r->private_hdr_size != 0) return "private header not supported";
+        if (r->log2_ring_size < 1 || r->log2_ring_size > MEMIF_MAX_LOG2_RING)
+            return "invalid ring size";
+        if (i->log2 && r->log2_ring_size != i->log2) return "ring sizes differ";
+        if ((uint64_t)r->offset + ring_bytes(r->log2_ring_size) > i->regions[r->region].size)
+            return "ring outside its region";
+        i->log2 = r->log2_ring_size;
+        queue_t *q = s2m ? &i->s2m[*got] : &i->m2s[*got];
+        memset(q, 0, sizeof(*q));
+        q->ring = (memif_ring_t *)(i->regions[r->region].addr + r->offset);
+        q->mask = (uint16_t)((1u << r->log2_ring_size) - 1);
+        q->efd = *fd_in;
+        *fd_in = -1;
+        (*got)++;
+        return send_msg(i->fd, &ack, -1) ? "send failed" : NULL;
+    }
+    if (m->type == MSG_CONNECT) {
+        if (!i->got_s2m || !i->got_m2s) return "no rings";
+        for (int k = 0; k < i->got_s2m; k++)
+            if (i->s2m[k].ring->cookie != MEMIF_COOKIE) return "wrong cookie";
+        for (int k = 0; k < i->got_m2s; k++)
+            if (i->m2s[k].ring->cookie != MEMIF_COOKIE) return "wrong cookie";
+        i->n_s2m = i->got_s2m;
+        i->n_m2s = i->got_m2s;
+        /* The buffer size is never sent: read what the client set up in its
+         * first M2S descriptor, for the operational state only. */
+        i->bsize_run = i->m2s[0].ring->desc[0].length;
+        snprintf(i->remote_if, sizeof(i->remote_if), "%s", m->u.connect.if_name);
+        ctrl_msg_t c = {.type = MSG_CONNECTED};
+        snprintf(c.u.connect.if_name, sizeof(c.u.connect.if_name), "memif%u/%u", i->sid, i->id);
+        if (send_msg(i->fd, &c, -1)) return "send failed";
+        link_up(dp, i);
+        return NULL;
+    }
+    return "unexpected message";
+}
+
+/* ---- client (slave) side ------------------------------------------------------------------ */
+
+static void client_connect(dp_t *dp, itf_t *i) {
+    i->retry_at = now_s() + 1.0;
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", i->sock->path);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        snprintf(i->local_reason, sizeof(i->local_reason), "connect: %s", strerror(errno));
+        close(fd);
+        return;
+    }
+    if (alloc_queues(i) != 0) { close(fd); return; }
+    i->fd = fd;
+    i->ctrl_ev = (evtag_t){.type = EV_CTRL, .obj = i};
+    ep_add(dp, fd, &i->ctrl_ev);
+    i->state = ST_HANDSHAKE;
+}
+
+static const char *client_hello(dp_t *dp, itf_t *i, const ctrl_msg_t *m) {
+    if (m->u.hello.min_version > MEMIF_VERSION || m->u.hello.max_version < MEMIF_VERSION)
+        return "incompatible version";
+    snprintf(i->remote_name, sizeof(i->remote_name), "%s", m->u.hello.name);
+    uint32_t ns = i->txq_cfg, nm = i->rxq_cfg;
+    if ((uint32_t)m->u.hello.max_s2m_ring + 1 < ns) ns = m->u.hello.max_s2m_ring + 1u;
+    if ((uint32_t)m->u.hello.max_m2s_ring + 1 < nm) nm = m->u.hello.max_m2s_ring + 1u;
+    uint8_t log2 = i->log2_cfg;
+    if (m->u.hello.max_log2_ring_size < log2) log2 = m->u.hello.max_log2_ring_size;
+    if (log2 > MEMIF_MAX_LOG2_RING) log2 = MEMIF_MAX_LOG2_RING;
+    if (ns == 0 || nm == 0 || log2 == 0) return "peer offers no rings";
+    i->log2 = log2;
+    i->n_s2m = (uint16_t)ns;
+    i->n_m2s = (uint16_t)nm;
+    uint64_t N = 1ull << log2, rb = ring_bytes(log2);
+    uint64_t buf_off = (ns + nm) * rb;
+    uint64_t size = buf_off + (ns + nm) * N * i->bsize_cfg;
+    if (size > 0xffffffffull) return "region too large";
+    int fd = memfd_create("memif region 0", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+    if (fd < 0) return "memfd_create failed";
+    if (ftruncate(fd, (off_t)size) != 0) { close(fd); return "cannot size region"; }
+    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
+    void *a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (a == MAP_FAILED) { close(fd); return "cannot map region"; }
+    i->regions[0] = (region_t){.addr = a, .size = size, .fd = fd};
+    i->n_regions = 1;
+    i->rc.buffer_size = i->bsize_cfg;
+    i->bsize_run = i->bsize_cfg;
+    i->n_out = i->next_out = 0;
+    ctrl_msg_t init = {.type = MSG_INIT};
+    init.u.init.version = MEMIF_VERSION;
+    init.u.init.id = i->id;
+    init.u.init.mode = (uint8_t)i->mode;
+    memcpy(init.u.init.secret, i->secret, sizeof(init.u.init.secret));
+    snprintf(init.u.init.name, sizeof(init.u.init.name), "%s", dp->app_name);
+    i->out[i->n_out] = init;
+    i->out_fd[i->n_out++] = -1;
+    ctrl_msg_t reg = {.type = MSG_ADD_REGION};
+    reg.u.add_region.index = 0;
+    reg.u.add_region.size = size;
+    i->out[i->n_out] = reg;
+    i->out_fd[i->n_out++] = fd;
+    for (uint32_t g = 0; g < ns + nm; g++) {
+        int s2m = g < ns;
+        uint16_t k = (uint16_t)(s2m ? g : g - ns);
+        memif_ring_t *ring = (memif_ring_t *)((uint8_t *)a + g * rb);
+        ring->cookie = MEMIF_COOKIE;
+        ring->flags = 0;
+        ring->head = ring->tail = 0;
+        queue_t *q = s2m ? &i->s2m[k] : &i->m2s[k];
+        memset(q, 0, sizeof(*q));
+        q->ring = ring;
+        q->mask = (uint16_t)(N - 1);
+        q->slot_base = (uint32_t)(buf_off + g * N * i->bsize_cfg);
+        q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (q->efd < 0) return "eventfd failed";
+        for (uint64_t j = 0; j < N; j++)
+            ring->desc[j] = (memif_desc_t){.region = 0,
+                                            .offset = (uint32_t)(q->slot_base + j * i->bsize_cfg),
+                                            .length = i->bsize_cfg};
+        ctrl_msg_t r = {.type = MSG_ADD_RING};
+        r.u.add_ring.flags = s2m ? ADD_RING_FLAG_S2M : 0;
+        r.u.add_ring.index = k;
+        r.u.add_ring.region = 0;
+        r.u.add_ring.offset = (uint32_t)(g * rb);
+        r.u.add_ring.log2_ring_size = log2;
+        i->out[i->n_out] = r;
+        i->out_fd[i->n_out++] = q->efd;
+    }
+    ctrl_msg_t c = {.type = MSG_CONNECT};
+    snprintf(c.u.connect.if_name, sizeof(c.u.connect.if_name), "memif%u/%u", i->sid, i->id);
+    i->out[i->n_out] = c;
+    i->out_fd[i->n_out++] = -1;
+    return NULL;
+}
+
+static const char *client_msg(dp_t *dp, itf_t *i, const ctrl_msg_t *m) {
+    if (m->type == MSG_HELLO && i->n_out == 0) {
+        const char *why = client_hello(dp, i, m);
+        if (why) return why;
+    } else if (m->type == MSG_ACK && i->n_out && i->next_out < i->n_out) {
+        /* the previous message was accepted: send the next one */
+    } else if (m->type == MSG_CONNECTED && i->n_out && i->next_out == i->n_out) {
+        snprintf(i->remote_if, sizeof(i->remote_if), "%s", m->u.connect.if_name);
+        link_up(dp, i);
+        for (int k = 0; k < i->n_m2s; k++) ring_post_all(&i->rc, &i->m2s[k]);
+        return NULL;
+    } else {
+        return "unexpected message";
+    }
+    int k = i->next_out++;
+    return send_msg(i->fd, &i->out[k], i->out_fd[k]) ? "send failed" : NULL;
+}
+
+static void on_ctrl(dp_t *dp, itf_t *i) {
+    uint8_t buf[MEMIF_MSG_SIZE + 1];
+    int fd_in;
+    ssize_t n = recv_msg(i->fd, buf, sizeof(buf), &fd_in);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+        if (fd_in >= 0) close(fd_in);
+        teardown(dp, i, i->remote_reason[0] ? "" : "peer closed the connection");
+        return;
+    }
+    ctrl_msg_t m;
+    const char *why = NULL;
+    if (ctrl_decode(buf, (size_t)n, &m) != 0) {
+        why = "malformed message";
+    } else if (m.type == MSG_DISCONNECT) {
+        snprintf(i->remote_reason, sizeof(i->remote_reason), "%s", m.u.disconnect.string);
+        if (fd_in >= 0) close(fd_in);
+        teardown(dp, i, "");
+        return;
+    } else if (i->state == ST_CONNECTED) {
+        why = "unexpected message";
+    } else if (i->role == ROLE_SERVER) {
+        why = server_msg(dp, i, &m, &fd_in);
+    } else {
+        why = client_msg(dp, i, &m);
+    }
+    if (fd_in >= 0) close(fd_in); /* not consumed: never leak what a peer sends */
+    if (why) disconnect(dp, i, why);
+}
+
+/* ---- sockets --------------------------------------------------------------------------------- */
+
+static int mkdirs(const char *path) {
+    char tmp[108];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+static int sock_listen(dp_t *dp, sock_t *s, char *err, size_t n) {
+    if (s->listen_fd >= 0) return 0;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(s->path) >= sizeof(a.sun_path)) {
+        set_err(err, n, "socket path too long: %s%s", s->path, NULL);
+        return -1;
+    }
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", s->path);
+    if (mkdirs(s->path) != 0) {
+        set_err(err, n, "cannot create the directory of %s: %s", s->path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (lstat(s->path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            set_err(err, n, "%s exists and is not a socket%s", s->path, NULL);
+            return -1;
+        }
+        int t = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        int live = t >= 0 && connect(t, (struct sockaddr *)&a, sizeof(a)) == 0;
+        if (t >= 0) close(t);
+        if (live) {
+            set_err(err, n, "address in use: another process listens on %s%s", s->path, NULL);
+            return -1;
+        }
+        unlink(s->path); /* stale: nobody listens on it */
+    }
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 64) != 0) {
+        set_err(err, n, "cannot listen on %s: %s", s->path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    s->listen_fd = fd;
+    s->ev = (evtag_t){.type = EV_LISTEN, .obj = s};
+    ep_add(dp, fd, &s->ev);
+    s->error[0] = 0;
+    return 0;
+}
+
+static void sock_unlisten(dp_t *dp, sock_t *s) {
+    if (s->listen_fd < 0) return;
+    ep_del(dp, s->listen_fd);
+    close(s->listen_fd);
+    s->listen_fd = -1;
+    unlink(s->path);
+    for (pending_t *p = dp->pending, *nx; p; p = nx) {
+        nx = p->next;
+        if (p->sock == s) drop_pending(dp, p);
+    }
+}
+
+static void on_accept(dp_t *dp, sock_t *s) {
+    for (;;) {
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return;
+        pending_t *p = calloc(1, sizeof(*p));
+        if (!p) { close(fd); continue; }
+        p->fd = fd;
+        p->sock = s;
+        p->ev = (evtag_t){.type = EV_PENDING, .obj = p};
+        p->next = dp->pending;
+        dp->pending = p;
+        ep_add(dp, fd, &p->ev);
+        hello(dp, fd);
+    }
+}
+
+sock_t *dp_find_socket(dp_t *dp, uint32_t sid) {
+    for (sock_t *s = dp->sockets; s; s = s->next)
+        if (s->id == sid) return s;
+    return NULL;
+}
+
+itf_t *dp_find(dp_t *dp, uint32_t sid, uint32_t id) {
+    for (itf_t *i = dp->itfs; i; i = i->next)
+        if (i->sid == sid && i->id == id) return i;
+    return NULL;
+}
+
+static int sock_users(dp_t *dp, sock_t *s, int role) {
+    int n = 0;
+    for (itf_t *i = dp->itfs; i; i = i->next)
+        if (i->sock == s && (role == ROLE_NONE || i->role == role)) n++;
+    return n;
+}
+
+int dp_add_socket(dp_t *dp, uint32_t sid, const char *path, char *err, size_t n) {
+    if (dp_find_socket(dp, sid)) {
+        snprintf(err, n, "socket %u already exists", sid);
+        return -1;
+    }
+    if (!path || path[0] != '/' || strlen(path) >= 108) {
+        set_err(err, n, "socket filename must be an absolute path under 108 bytes: %s%s", path,
+                NULL);
+        return -1;
+    }
+    sock_t *s = calloc(1, sizeof(*s));
+    if (!s) return -1;
+    s->id = sid;
+    snprintf(s->path, sizeof(s->path), "%s", path);
+    s->listen_fd = -1;
+    s->role = ROLE_NONE;
+    s->next = dp->sockets;
+    dp->sockets = s;
+    return 0;
+}
+
+int dp_remove_socket(dp_t *dp, uint32_t sid, char *err, size_t n) {
+    sock_t **pp = &dp->sockets;
+    while (*pp && (*pp)->id != sid) pp = &(*pp)->next;
+    if (!*pp) {
+        snprintf(err, n, "socket %u does not exist", sid);
+        return -1;
+    }
+    sock_t *s = *pp;
+    if (sock_users(dp, s, ROLE_NONE)) {
+        snprintf(err, n, "socket %u is in use by interfaces", sid);
+        return -1;
+    }
+    sock_unlisten(dp, s);
+    *pp = s->next;
+    free(s);
+    return 0;
+}
+
+int dp_add_interface(dp_t *dp, itf_t *t, char *err, size_t n) {
+    sock_t *s = dp_find_socket(dp, t->sid);
+    if (!s) {
+        snprintf(err, n, "socket %u does not exist", t->sid);
+        return -1;
+    }
+    if (dp_find(dp, t->sid, t->id)) {
+        snprintf(err, n, "memif%u/%u already exists", t->sid, t->id);
+        return -1;
+    }
+    int users = sock_users(dp, s, ROLE_NONE);
+    if (users && s->role != t->role) {
+        snprintf(err, n, "socket %u already has %s interfaces", t->sid,
+                 s->role == ROLE_SERVER ? "server" : "client");
+        return -1;
+    }
+    if (t->mode == MODE_PUNT_INJECT) {
+        snprintf(err, n, "mode punt-inject is not implemented");
+        return -1;
+    }
+    if (t->role == ROLE_SERVER && sock_listen(dp, s, err, n) != 0) {
+        snprintf(s->error, sizeof(s->error), "%s", err);
+        return -1;
+    }
+    itf_t *i = calloc(1, sizeof(*i));
+    if (!i) return -1;
+    *i = *t;
+    i->sock = s;
+    i->fd = -1;
+    i->state = idle_state(i);
+    i->retry_at = 0;
+    i->next = dp->itfs;
+    dp->itfs = i;
+    s->role = t->role;
+    dp_wake(dp);
+    return 0;
+}
+
+static void clear_xc(itf_t *i) {
+    if (i->xc) {
+        if (i->xc->xc == i) i->xc->xc = NULL;
+        i->xc = NULL;
+    }
+}
+
+int dp_remove_interface(dp_t *dp, uint32_t sid, uint32_t id, char *err, size_t n) {
+    itf_t **pp = &dp->itfs;
+    while (*pp && !((*pp)->sid == sid && (*pp)->id == id)) pp = &(*pp)->next;
+    if (!*pp) {
+        snprintf(err, n, "memif%u/%u does not exist", sid, id);
+        return -1;
+    }
+    itf_t *i = *pp;
+    i->enabled = 0;
+    disconnect(dp, i, "interface deleted");
+    clear_xc(i);
+    *pp = i->next;
+    sock_t *s = i->sock;
+    free(i);
+    if (!sock_users(dp, s, ROLE_NONE)) {
+        s->role = ROLE_NONE;
+        sock_unlisten(dp, s);
+    }
+    return 0;
+}
+
+int dp_set_enabled(dp_t *dp, uint32_t sid, uint32_t id, int up, char *err, size_t n) {
+    itf_t *i = dp_find(dp, sid, id);
+    if (!i) {
+        snprintf(err, n, "memif%u/%u does not exist", sid, id);
+        return -1;
+    }
+    if (!!up == !!i->enabled) return 0;
+    i->enabled = !!up;
+    if (!up) {
+        disconnect(dp, i, "admin down");
+    } else {
+        i->state = idle_state(i);
+        i->retry_at = 0;
+    }
+    dp_wake(dp);
+    return 0;
+}
+
+int dp_set_xconnect(dp_t *dp, uint32_t sid, uint32_t id, int has_peer, uint32_t psid,
+                    uint32_t pid, char *err, size_t n) {
+    itf_t *a = dp_find(dp, sid, id);
+    itf_t *b = has_peer ? dp_find(dp, psid, pid) : NULL;
+    if (!a || (has_peer && !b) || a == b) {
+        snprintf(err, n, "xconnect needs two existing, different interfaces");
+        return -1;
+    }
+    clear_xc(a);
+    if (b) {
+        clear_xc(b);
+        a->xc = b;
+        b->xc = a;
+    }
+    dp_wake(dp);
+    return 0;
+}
+
+/* ---- the loop ---------------------------------------------------------------------------------- */
+
+static void add_rx(itf_t *i, int frames, uint64_t bytes, int dropped) {
+    i->rx_packets += (uint64_t)frames;
+    i->rx_bytes += bytes;
+    if (dropped) i->rx_drops += (uint64_t)frames;
+}
+
+static void forward(dp_t *dp, itf_t *a) {
+    int nrx, ntx;
+    queue_t *rx = itf_rxq(a, &nrx);
+    itf_t *b = a->xc;
+    queue_t *tx = itf_txq(b, &ntx);
+    for (int k = 0; k < nrx; k++) {
+        uint64_t bytes = 0;
+        int got = ring_rx(&a->rc, &rx[k], dp->scratch, SCRATCH_BYTES, dp->scratch_lens,
+                          SCRATCH_FRAMES, &bytes);
+        if (got <= 0) continue;
+        add_rx(a, got, bytes, 0);
+        uint64_t before = tx[k % ntx].bytes;
+        int sent = ring_tx(&b->rc, &tx[k % ntx], dp->scratch, dp->scratch_lens, got);
+        b->tx_packets += (uint64_t)sent;
+        b->tx_bytes += tx[k % ntx].bytes - before;
+        b->rc.tx_drops += (uint64_t)(got - sent);
+    }
+}
+
+static void service(dp_t *dp, itf_t *i) {
+    int nrx, ntx;
+    if (i->traffic == TRAFFIC_TX) {
+        queue_t *tx = itf_txq(i, &ntx);
+        for (int k = 0; k < ntx; k++) {
+            uint64_t before = tx[k].bytes;
+            int sent = ring_tx(&i->rc, &tx[k], dp->gen_frame, dp->scratch_lens + SCRATCH_FRAMES,
+                               SCRATCH_FRAMES);
+            i->tx_packets += (uint64_t)sent;
+            i->tx_bytes += tx[k].bytes - before;
+        }
+    }
+    if (i->xc && i->xc->state == ST_CONNECTED) {
+        forward(dp, i);
+        return;
+    }
+    if (i->python_rx && i->traffic != TRAFFIC_RX) return;
+    queue_t *rx = itf_rxq(i, &nrx);
+    if (i->traffic != TRAFFIC_NONE) /* we poll: spare the peer its eventfd writes */
+        for (int k = 0; k < nrx; k++) rx[k].ring->flags |= RING_FLAG_MASK_INT;
+    for (int k = 0; k < nrx; k++) {
+        uint64_t bytes = 0;
+        int got;
+        while ((got = ring_rx(&i->rc, &rx[k], NULL, 0, NULL, SCRATCH_FRAMES, &bytes)) > 0)
+            add_rx(i, got, bytes, i->traffic != TRAFFIC_RX), bytes = 0;
+    }
+}
+
+static void *loop(void *arg) {
+    dp_t *dp = arg;
+    struct epoll_event evs[64];
+    pthread_mutex_lock(&dp->lock);
+    while (dp->running) {
+        int busy = 0;
+        double next = now_s() + 0.1;
+        for (itf_t *i = dp->itfs; i; i = i->next) {
+            if (i->traffic != TRAFFIC_NONE && i->state == ST_CONNECTED) busy = 1;
+            if (i->role == ROLE_CLIENT && i->enabled && i->state == ST_CONNECTING && i->retry_at < next)
+                next = i->retry_at;
+        }
+        int timeout = busy ? 0 : (int)((next - now_s()) * 1000);
+        if (timeout < 0) timeout = 0;
+        pthread_mutex_unlock(&dp->lock);
+        int n = epoll_wait(dp->epfd, evs, 64, timeout);
+        pthread_mutex_lock(&dp->lock);
+        for (int k = 0; k < n; k++) {
+            evtag_t *t = evs[k].data.ptr;
+            uint64_t v;
+            switch (t->type) {
+            case EV_WAKE:
+                if (read(dp->wake_fd, &v, sizeof(v)) < 0) {}
+                break;
+            case EV_LISTEN: on_accept(dp, t->obj); break;
+            case EV_PENDING: on_pending(dp, t->obj); break;
+            case EV_CTRL: on_ctrl(dp, t->obj); break;
+            case EV_RXQ: {
+                itf_t *i = t->obj;
+                int nrx;
+                queue_t *rx = itf_rxq(i, &nrx);
+                if (t->q < nrx && read(rx[t->q].efd, &v, sizeof(v)) == sizeof(v)) {
+                    rx[t->q].interrupts++;
+                    i->interrupts++;
+                }
+                break;
+            }
+            }
+        }
+        double now = now_s();
+        for (itf_t *i = dp->itfs; i; i = i->next) {
+            if (i->role == ROLE_CLIENT && i->enabled && i->state == ST_CONNECTING && now >= i->retry_at)
+                client_connect(dp, i);
+            if (i->state == ST_CONNECTED) service(dp, i);
+        }
+    }
+    pthread_mutex_unlock(&dp->lock);
+    return NULL;
+}
+
+dp_t *dp_new(const char *app_name, char *err, size_t n) {
+    dp_t *dp = calloc(1, sizeof(*dp));
+    if (!dp) return NULL;
+    pthread_mutex_init(&dp->lock, NULL);
+    snprintf(dp->app_name, sizeof(dp->app_name), "%s", app_name);
+    dp->epfd = epoll_create1(EPOLL_CLOEXEC);
+    dp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    dp->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    dp->scratch = malloc(SCRATCH_BYTES);
+    dp->scratch_lens = calloc(2 * SCRATCH_FRAMES, sizeof(uint32_t));
+    dp->gen_frame = calloc(SCRATCH_FRAMES, 9216);
+    if (dp->epfd < 0 || dp->wake_fd < 0 || dp->event_fd < 0 || !dp->scratch ||
+        !dp->scratch_lens || !dp->gen_frame) {
+        snprintf(err, n, "cannot set up the dataplane: %s", strerror(errno));
+        dp_free(dp);
+        return NULL;
+    }
+    dp->wake_ev = (evtag_t){.type = EV_WAKE};
+    ep_add(dp, dp->wake_fd, &dp->wake_ev);
+    dp->running = 1;
+    if (pthread_create(&dp->thread, NULL, loop, dp) != 0) {
+        dp->running = 0;
+        snprintf(err, n, "cannot start the dataplane thread");
+        dp_free(dp);
+        return NULL;
+    }
+    return dp;
+}
+
+void dp_free(dp_t *dp) {
+    if (!dp) return;
+    if (dp->running) {
+        pthread_mutex_lock(&dp->lock);
+        dp->running = 0;
+        pthread_mutex_unlock(&dp->lock);
+        dp_wake(dp);
+        pthread_join(dp->thread, NULL);
+    }
+    char err[8];
+    while (dp->itfs) dp_remove_interface(dp, dp->itfs->sid, dp->itfs->id, err, sizeof(err));
+    while (dp->sockets) dp_remove_socket(dp, dp->sockets->id, err, sizeof(err));
+    while (dp->pending) drop_pending(dp, dp->pending);
+    if (dp->epfd >= 0) close(dp->epfd);
+    if (dp->wake_fd >= 0) close(dp->wake_fd);
+    if (dp->event_fd >= 0) close(dp->event_fd);
+    free(dp->scratch);
+    free(dp->scratch_lens);
+    free(dp->gen_frame);
+    free(dp->events);
+    pthread_mutex_destroy(&dp->lock);
+    free(dp);
+}

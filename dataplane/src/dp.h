@@ -1,0 +1,125 @@
+/* Dataplane state: sockets, interfaces, connections; one epoll thread. Every
+ * field below is guarded by dp->lock (held by the loop while it works and by
+ * each Python call), so Python and the loop never see half an update. */
+#ifndef MEMIF_DP_H
+#define MEMIF_DP_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "ctrl.h"
+#include "ring.h"
+
+enum { ROLE_NONE = -1, ROLE_SERVER = 0, ROLE_CLIENT = 1 };
+enum { ST_DISABLED, ST_LISTENING, ST_CONNECTING, ST_HANDSHAKE, ST_CONNECTED };
+enum { EV_WAKE = 1, EV_LISTEN, EV_PENDING, EV_CTRL, EV_RXQ };
+enum { TRAFFIC_NONE, TRAFFIC_TX, TRAFFIC_RX };
+
+#define MAX_QUEUES 255
+#define MAX_PENDING_MSGS (4 + 2 * MAX_QUEUES)
+
+typedef struct dp dp_t;
+typedef struct itf itf_t;
+
+typedef struct {
+    int type;
+    void *obj;
+    int q;
+} evtag_t;
+
+typedef struct sock {
+    uint32_t id;
+    char path[108];
+    int listen_fd;
+    int role;
+    char error[160];
+    evtag_t ev;
+    struct sock *next;
+} sock_t;
+
+typedef struct pending {
+    int fd;
+    sock_t *sock;
+    evtag_t ev;
+    struct pending *next;
+} pending_t;
+
+struct itf {
+    uint32_t sid, id;
+    sock_t *sock;
+    int role, mode, enabled;
+    uint8_t log2_cfg, rxq_cfg, txq_cfg;
+    uint32_t bsize_cfg;
+    uint32_t bsize_run; /* agreed buffer size (the client's) */
+    char secret[MEMIF_SECRET_LEN];
+    char mac[18];
+    int state;
+    int fd;
+    evtag_t ctrl_ev;
+    double retry_at;
+    /* negotiated */
+    uint8_t log2;
+    uint16_t n_s2m, n_m2s;
+    region_t regions[MAX_REGIONS];
+    int n_regions;
+    queue_t *s2m, *m2s; /* arrays of n_s2m / n_m2s */
+    evtag_t *rx_ev;
+    uint16_t got_s2m, got_m2s;
+    /* slave's lock-step queue */
+    ctrl_msg_t out[MAX_PENDING_MSGS];
+    int out_fd[MAX_PENDING_MSGS];
+    int n_out, next_out;
+    ring_ctx_t rc;
+    char remote_name[MEMIF_NAME_LEN], remote_if[MEMIF_NAME_LEN];
+    char local_reason[MEMIF_REASON_LEN], remote_reason[MEMIF_REASON_LEN];
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_drops, interrupts;
+    itf_t *xc;
+    int python_rx;
+    int traffic;
+    uint32_t traffic_size;
+    itf_t *next;
+};
+
+struct dp {
+    pthread_mutex_t lock;
+    pthread_t thread;
+    int running;
+    int epfd, wake_fd, event_fd;
+    char app_name[MEMIF_NAME_LEN];
+    sock_t *sockets;
+    itf_t *itfs;
+    pending_t *pending;
+    evtag_t wake_ev;
+    /* link events for Python */
+    struct dp_event {
+        uint32_t sid, id;
+        int up;
+        char reason[MEMIF_REASON_LEN];
+    } *events;
+    int n_events, cap_events;
+    uint8_t *scratch;
+    uint32_t *scratch_lens;
+    uint8_t *gen_frame;
+};
+
+#define SCRATCH_FRAMES 256
+#define SCRATCH_BYTES (SCRATCH_FRAMES * 9216u)
+
+dp_t *dp_new(const char *app_name, char *err, size_t errlen);
+void dp_free(dp_t *dp);
+/* All return 0 or -1 with a readable message in err; call with dp->lock held. */
+int dp_add_socket(dp_t *dp, uint32_t sid, const char *path, char *err, size_t errlen);
+int dp_remove_socket(dp_t *dp, uint32_t sid, char *err, size_t errlen);
+int dp_add_interface(dp_t *dp, itf_t *tmpl, char *err, size_t errlen);
+int dp_remove_interface(dp_t *dp, uint32_t sid, uint32_t id, char *err, size_t errlen);
+int dp_set_enabled(dp_t *dp, uint32_t sid, uint32_t id, int up, char *err, size_t errlen);
+int dp_set_xconnect(dp_t *dp, uint32_t sid, uint32_t id, int has_peer, uint32_t psid,
+                    uint32_t pid, char *err, size_t errlen);
+itf_t *dp_find(dp_t *dp, uint32_t sid, uint32_t id);
+sock_t *dp_find_socket(dp_t *dp, uint32_t sid);
+/* Queues seen from this interface: rx and tx arrays and counts. */
+queue_t *itf_rxq(itf_t *i, int *n);
+queue_t *itf_txq(itf_t *i, int *n);
+void dp_wake(dp_t *dp);
+
+#endif
