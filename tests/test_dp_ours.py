@@ -1,0 +1,191 @@
+"""Our memif server against our memif client (two Dataplane instances):
+handshake, bursts of 64/1500/9000 B both ways, reasons, reconnect, xconnect."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dataplane import Dataplane, MemifError
+
+
+def wait(cond, timeout: float = 5.0) -> None:
+    end = time.time() + timeout
+    while not cond():
+        assert time.time() < end, "timed out"
+        time.sleep(0.01)
+
+
+def up(dp: Dataplane, sid: int, iid: int) -> bool:
+    return dp.interface_state(sid, iid)["link-status"] == "up"
+
+
+@pytest.fixture
+def pair(tmp_path):
+    srv, cli = Dataplane("srv-app"), Dataplane("cli-app")
+    path = str(tmp_path / "sub" / "m.sock")  # parent directory is created
+    srv.add_socket(1, path)
+    cli.add_socket(1, path)
+    yield srv, cli, path
+    cli.close()
+    srv.close()
+
+
+def frames(sizes):
+    fs = [bytes([i % 251 + 1]) * n for i, n in enumerate(sizes)]
+    return b"".join(fs), [len(f) for f in fs]
+
+
+def recv_all(dp, sid, iid, n, timeout=5.0):
+    data, lens = b"", []
+    end = time.time() + timeout
+    while len(lens) < n and time.time() < end:
+        d, got = dp.rx_burst(sid, iid, 0, 256)
+        data += d
+        lens += got
+    return data, lens
+
+
+def test_handshake_and_bursts_both_ways(pair) -> None:
+    srv, cli, _ = pair
+    srv.add_interface(1, 5, role="server", enabled=True, secret="k3y", rx_mode="python")
+    cli.add_interface(
+        1,
+        5,
+        role="client",
+        enabled=True,
+        secret="k3y",
+        rx_mode="python",
+        ring_size_log2=16,
+        buffer_size=2048,
+    )
+    wait(lambda: up(srv, 1, 5) and up(cli, 1, 5))
+    s = srv.interface_state(1, 5)
+    assert s["remote-name"] == "cli-app" and s["remote-interface-name"] == "memif1/5"
+    assert s["ring-size"] == 1 << 14  # negotiated down to the server's maximum
+    assert s["buffer-size"] == 2048 and s["regions"] == 1
+    assert cli.interface_state(1, 5)["remote-name"] == "srv-app"
+    ev = srv.events()
+    assert ev and ev[-1]["up"] is True and ev[-1]["name"] == "memif1/5"
+    for sender, receiver in ((cli, srv), (srv, cli)):
+        data, lens = frames([64, 1500, 9000, 60, 4097] * 20)
+        assert sender.tx_burst(1, 5, 0, data, lens) == len(lens)
+        got, glens = recv_all(receiver, 1, 5, len(lens))
+        assert glens == lens and got == data
+    c = srv.interface_state(1, 5)["counters"]
+    assert c["rx-packets"] == 100 and c["tx-packets"] == 100 and c["bad-descriptors"] == 0
+
+
+def test_ring_full_is_counted_not_corrupted(pair) -> None:
+    srv, cli, _ = pair
+    srv.add_interface(1, 1, role="server", enabled=True, rx_mode="python", ring_size_log2=8)
+    cli.add_interface(1, 1, role="client", enabled=True, rx_mode="python", ring_size_log2=8)
+    wait(lambda: up(srv, 1, 1) and up(cli, 1, 1))
+    data, lens = frames([64] * 256)
+    assert cli.tx_burst(1, 1, 0, data, lens) == 256
+    assert cli.tx_burst(1, 1, 0, data[:64], [64]) == 0
+    assert cli.interface_state(1, 1)["counters"]["no-free-slots"] == 1
+    got, glens = recv_all(srv, 1, 1, 256)
+    assert got == data
+
+
+@pytest.mark.parametrize(
+    ("srv_kw", "cli_kw", "reason"),
+    [
+        ({"secret": "right"}, {"secret": "wrong"}, "incorrect secret"),
+        ({"secret": "right"}, {}, "secret required"),
+        ({"mode": "ip"}, {"mode": "ethernet"}, "mode mismatch"),
+        ({}, {"if_id": 99}, "unmatched interface id"),
+    ],
+)
+def test_refusals_carry_reasons(pair, srv_kw, cli_kw, reason) -> None:
+    srv, cli, _ = pair
+    srv.add_interface(1, 1, role="server", enabled=True, **srv_kw)
+    iid = cli_kw.pop("if_id", 1)
+    cli.add_interface(1, iid, role="client", enabled=True, **cli_kw)
+    wait(lambda: cli.interface_state(1, iid)["remote-disconnect-reason"] == reason)
+    assert not up(srv, 1, 1)
+
+
+def test_admin_down_delete_and_reconnect(pair) -> None:
+    srv, cli, _ = pair
+    srv.add_interface(1, 2, role="server", enabled=True)
+    cli.add_interface(1, 2, role="client", enabled=True)
+    wait(lambda: up(srv, 1, 2))
+    srv.set_enabled(1, 2, False)
+    wait(lambda: not up(cli, 1, 2))
+    assert cli.interface_state(1, 2)["remote-disconnect-reason"] == "admin down"
+    assert [e["reason"] for e in srv.events() if not e["up"]] == ["admin down"]
+    srv.set_enabled(1, 2, True)
+    wait(lambda: up(cli, 1, 2), timeout=5)  # the client retries every second
+    srv.remove_interface(1, 2)
+    wait(lambda: cli.interface_state(1, 2)["remote-disconnect-reason"] == "interface deleted")
+    srv.add_interface(1, 2, role="server", enabled=True)
+    wait(lambda: up(cli, 1, 2), timeout=5)
+
+
+def test_socket_errors(pair, tmp_path) -> None:
+    srv, _, path = pair
+    srv.add_interface(1, 1, role="server")
+    other = Dataplane("x")
+    try:
+        other.add_socket(1, path)
+        with pytest.raises(MemifError, match="address in use"):
+            other.add_interface(1, 1, role="server")
+        notsock = tmp_path / "file"
+        notsock.write_text("x")
+        other.add_socket(2, str(notsock))
+        with pytest.raises(MemifError, match="is not a socket"):
+            other.add_interface(2, 1, role="server")
+        with pytest.raises(MemifError, match="same|already has"):
+            srv.add_interface(1, 2, role="client")
+        with pytest.raises(MemifError, match="in use"):
+            srv.remove_socket(1)
+    finally:
+        other.close()
+
+
+def test_stale_socket_file_is_replaced(tmp_path) -> None:
+    import socket as s
+
+    path = str(tmp_path / "stale.sock")
+    sk = s.socket(s.AF_UNIX, s.SOCK_SEQPACKET)
+    sk.bind(path)
+    sk.close()  # file left behind, nobody listens
+    dp = Dataplane()
+    try:
+        dp.add_socket(1, path)
+        dp.add_interface(1, 1, role="server")
+        assert dp.state()["sockets"][0]["listening"] is True
+    finally:
+        dp.close()
+
+
+def test_xconnect_patches_two_interfaces(tmp_path) -> None:
+    mid, left, right = Dataplane("mid"), Dataplane("left"), Dataplane("right")
+    try:
+        for sid, name in ((1, "l.sock"), (2, "r.sock")):
+            mid.add_socket(sid, str(tmp_path / name))
+        left.add_socket(1, str(tmp_path / "l.sock"))
+        right.add_socket(2, str(tmp_path / "r.sock"))
+        mid.add_interface(1, 0, role="server", enabled=True)
+        mid.add_interface(2, 0, role="server", enabled=True)
+        mid.set_xconnect((1, 0), (2, 0))
+        left.add_interface(1, 0, role="client", enabled=True, rx_mode="python")
+        right.add_interface(2, 0, role="client", enabled=True, rx_mode="python")
+        wait(lambda: up(left, 1, 0) and up(right, 2, 0))
+        data, lens = frames([64, 1500, 9000] * 10)
+        assert left.tx_burst(1, 0, 0, data, lens) == 30
+        got, glens = recv_all(right, 2, 0, 30)
+        assert got == data
+        assert right.tx_burst(2, 0, 0, data, lens) == 30
+        got, glens = recv_all(left, 1, 0, 30)
+        assert got == data
+        mid.set_xconnect((1, 0), None)
+        assert left.tx_burst(1, 0, 0, data[:64], [64]) == 1
+        time.sleep(0.2)
+        assert right.rx_burst(2, 0)[1] == []
+    finally:
+        for dp in (left, right, mid):
+            dp.close()
