@@ -133,6 +133,7 @@ static int idle_state(itf_t *i) {
 /* Unmap, close, forget the connection; a link that was up goes down with `reason`. */
 static void teardown(dp_t *dp, itf_t *i, const char *local_reason) {
     int was_up = i->state == ST_CONNECTED;
+    dp->gen++;
     if (i->fd >= 0) {
         ep_del(dp, i->fd);
         close(i->fd);
@@ -214,6 +215,7 @@ static void reject(int fd, const char *reason) {
 }
 
 static void drop_pending(dp_t *dp, pending_t *p) {
+    dp->gen++;
     pending_t **pp = &dp->pending;
     while (*pp && *pp != p) pp = &(*pp)->next;
     if (*pp) *pp = p->next;
@@ -447,6 +449,7 @@ static const char *client_msg(dp_t *dp, itf_t *i, const ctrl_msg_t *m) {
 }
 
 static void on_ctrl(dp_t *dp, itf_t *i) {
+    if (i->fd < 0) return;
     uint8_t buf[MEMIF_MSG_SIZE + 1];
     int fd_in;
     ssize_t n = recv_msg(i->fd, buf, sizeof(buf), &fd_in);
@@ -532,6 +535,7 @@ static int sock_listen(dp_t *dp, sock_t *s, char *err, size_t n) {
 
 static void sock_unlisten(dp_t *dp, sock_t *s) {
     if (s->listen_fd < 0) return;
+    dp->gen++;
     ep_del(dp, s->listen_fd);
     close(s->listen_fd);
     s->listen_fd = -1;
@@ -612,6 +616,7 @@ int dp_remove_socket(dp_t *dp, uint32_t sid, char *err, size_t n) {
     }
     sock_unlisten(dp, s);
     *pp = s->next;
+    dp->gen++;
     free(s);
     return 0;
 }
@@ -674,6 +679,7 @@ int dp_remove_interface(dp_t *dp, uint32_t sid, uint32_t id, char *err, size_t n
     clear_xc(i);
     *pp = i->next;
     sock_t *s = i->sock;
+    dp->gen++;
     free(i);
     if (!sock_users(dp, s, ROLE_NONE)) {
         s->role = ROLE_NONE;
@@ -787,10 +793,11 @@ static void *loop(void *arg) {
         }
         int timeout = busy ? 0 : (int)((next - now_s()) * 1000);
         if (timeout < 0) timeout = 0;
+        unsigned gen = dp->gen;
         pthread_mutex_unlock(&dp->lock);
         int n = epoll_wait(dp->epfd, evs, 64, timeout);
         pthread_mutex_lock(&dp->lock);
-        for (int k = 0; k < n; k++) {
+        for (int k = 0; k < n && dp->gen == gen; k++) {
             evtag_t *t = evs[k].data.ptr;
             uint64_t v;
             switch (t->type) {

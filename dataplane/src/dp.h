@@ -84,6 +84,10 @@ struct dp {
     pthread_mutex_t lock;
     pthread_t thread;
     int running;
+    /* Bumped whenever an object an epoll event may point to is freed or its fd
+     * closed: the loop drops the rest of a batch then (epoll is level
+     * triggered, so live fds are reported again). */
+    unsigned gen;
     int epfd, wake_fd, event_fd;
     char app_name[MEMIF_NAME_LEN];
     sock_t *sockets;
