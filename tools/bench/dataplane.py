@@ -1,0 +1,198 @@
+"""memif throughput: DPDK<->DPDK (the anchor), ours<->DPDK and ours<->ours in
+the same run, one direction, 64 B and 1500 B, each side's forwarding thread
+pinned to its own core; plus the Python burst API against DPDK.
+
+    .venv/bin/python tools/bench/dataplane.py [--seconds 3] [--markdown]
+
+Rates are measured at the receiver over a window after warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+from testpmd import TestPmd  # noqa: E402
+
+TX_CORE, RX_CORE = 0, 1
+PY = sys.executable
+
+
+def pmd(sock: str, role: str, forward: str, size: int, fwd_core: int) -> TestPmd:
+    main_core = RX_CORE if fwd_core == TX_CORE else TX_CORE
+    return TestPmd(sock, role, forward=forward, txpkts=size, cores=f"0@{main_core},1@{fwd_core}")
+
+
+def pmd_rate(p: TestPmd, key: str, seconds: float) -> float:
+    a = p.stats()[key]
+    t = time.perf_counter()
+    time.sleep(seconds)
+    b = p.stats()[key]
+    return (b - a) / (time.perf_counter() - t)
+
+
+def wait_link(p: TestPmd, timeout: float = 30) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        mark = len(p.out)
+        p.send("show port info 0")
+        try:
+            if p.wait_for(r"Link status:\s*(\w+)", start=mark, timeout=5).group(1) == "up":
+                return
+        except AssertionError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("testpmd link did not come up")
+
+
+def ours(role: str, sock: str, kind: str, size: int, cpu: int, seconds: float):
+    return subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "dataplane.perf",
+            "--role",
+            role,
+            "--socket",
+            sock,
+            "--kind",
+            kind,
+            "--size",
+            str(size),
+            "--seconds",
+            str(seconds),
+            "--cpu",
+            str(cpu),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def result(p: subprocess.Popen) -> float:
+    out, _ = p.communicate(timeout=120)
+    data = json.loads(out.strip().splitlines()[-1])
+    if "error" in data:
+        raise RuntimeError(data["error"])
+    return data["pps"]
+
+
+def run_pair(kind: str, size: int, seconds: float, work: Path) -> float:
+    """kind: 'dpdk-dpdk', 'ours-dpdk' (ours sends), 'dpdk-ours', 'ours-ours',
+    'pyrx' (DPDK sends, Python rx_burst), 'pytx' (Python tx_burst, DPDK receives)."""
+    sock = str(work / f"{kind}-{size}.sock")
+    if kind == "dpdk-dpdk":
+        rx = pmd(sock, "server", "rxonly", size, RX_CORE)
+        time.sleep(1.0)
+        tx = pmd(sock, "client", "txonly", size, TX_CORE)
+        try:
+            wait_link(rx)
+            rx.start()
+            tx.start()
+            time.sleep(0.5)
+            return pmd_rate(rx, "rx", seconds)
+        finally:
+            tx.quit()
+            rx.quit()
+    if kind in ("ours-dpdk", "pytx"):
+        rx = pmd(sock, "server", "rxonly", size, RX_CORE)
+        time.sleep(1.0)
+        rx.start()
+        p = ours(
+            "client",
+            sock,
+            "tx" if kind == "ours-dpdk" else "python-tx",
+            size,
+            TX_CORE,
+            seconds + 1.5,
+        )
+        try:
+            wait_link(rx)
+            time.sleep(0.7)
+            return pmd_rate(rx, "rx", seconds)
+        finally:
+            result(p)
+            rx.quit()
+    if kind in ("dpdk-ours", "pyrx"):
+        p = ours(
+            "server", sock, "rx" if kind == "dpdk-ours" else "python-rx", size, RX_CORE, seconds
+        )
+        time.sleep(0.5)
+        tx = pmd(sock, "client", "txonly", size, TX_CORE)
+        try:
+            wait_link(tx)
+            tx.start()
+            return result(p)
+        finally:
+            tx.quit()
+    if kind == "ours-ours":
+        rx = ours("server", sock, "rx", size, RX_CORE, seconds)
+        time.sleep(0.3)
+        tx = ours("client", sock, "tx", size, TX_CORE, seconds + 1.5)
+        try:
+            return result(rx)
+        finally:
+            result(tx)
+    raise ValueError(kind)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+    if os.cpu_count() is None or os.cpu_count() < 2:
+        sys.exit("needs two cores")
+    work = Path(tempfile.mkdtemp(prefix="bench-dp-"))
+    rows = []
+    for size in (64, 1500):
+        anchor = run_pair("dpdk-dpdk", size, args.seconds, work)
+        rows.append((f"DPDK -> DPDK, {size} B (anchor)", size, anchor, anchor))
+        for kind, label in (
+            ("ours-dpdk", "ours -> DPDK"),
+            ("dpdk-ours", "DPDK -> ours"),
+            ("ours-ours", "ours -> ours"),
+        ):
+            rows.append(
+                (f"{label}, {size} B", size, run_pair(kind, size, args.seconds, work), anchor)
+            )
+        if size == 64:
+            rows.append(
+                (
+                    "Python rx_burst <- DPDK, 64 B",
+                    64,
+                    run_pair("pyrx", 64, args.seconds, work),
+                    anchor,
+                )
+            )
+            rows.append(
+                (
+                    "Python tx_burst -> DPDK, 64 B",
+                    64,
+                    run_pair("pytx", 64, args.seconds, work),
+                    anchor,
+                )
+            )
+    if args.markdown:
+        print("| path | Mpps | Gb/s | ratio to DPDK<->DPDK (same size, same run) |")
+        print("| --- | --- | --- | --- |")
+    for label, size, pps, anchor in rows:
+        gbps = pps * size * 8 / 1e9
+        if args.markdown:
+            print(f"| {label} | {pps / 1e6:.2f} | {gbps:.1f} | {pps / anchor:.2f}x |")
+        else:
+            print(f"{label:36} {pps / 1e6:8.2f} Mpps {gbps:7.1f} Gb/s  {pps / anchor:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
