@@ -1,0 +1,186 @@
+"""Commit -> dataplane figures (issue 5), against an agent with its dataplane:
+
+- commit-to-link-up: the agent commits a client interface while a memif server
+  (our dataplane, in this process) waits; time from sending <commit> to the
+  link-state-change notification, and to the peer seeing the link up;
+- commit time for 1,000 server interfaces on 100 sockets (listening sockets
+  created), and for deleting them again.
+Anchor (same run): the round trip of a <commit> that changes nothing.
+
+    .venv/bin/python tools/bench/apply.py [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import ncclient.transport.session  # noqa: E402
+from ncclient import manager  # noqa: E402
+
+from dataplane import Dataplane  # noqa: E402
+
+ncclient.transport.session.TICK = 0.001  # ncclient otherwise waits up to 100 ms per request
+NS = "urn:memif-agent:yang:memif-agent"
+NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
+
+
+def start_agent(work: Path) -> tuple[subprocess.Popen, int]:
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agent.main",
+            "--port",
+            "0",
+            "--state-dir",
+            str(work / "state"),
+            "--socket0",
+            str(work / "memif0.sock"),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert p.stderr is not None
+    for line in p.stderr:
+        m = re.search(r"listening on [^:]+:(\d+)", line)
+        if m:
+            return p, int(m.group(1))
+    raise RuntimeError("agent did not start")
+
+
+def cfg(body: str, op: str = "") -> str:
+    attr = f' xmlns:nc="{NC}" nc:operation="{op}"' if op else ""
+    return f'<config><memif xmlns="{NS}"{attr}>{body}</memif></config>'
+
+
+def link_latency(m, work: Path, rounds: int) -> tuple[list[float], list[float]]:
+    peer = Dataplane("bench-peer")
+    sock = str(work / "lat.sock")
+    peer.add_socket(1, sock)
+    peer.add_interface(1, 1, role="server", enabled=True)
+    m.edit_config(
+        target="running", config=cfg(f"<socket><id>1</id><filename>{sock}</filename></socket>")
+    )
+    notif, peer_up = [], []
+    for _ in range(rounds):
+        m.edit_config(
+            target="candidate",
+            config=cfg(
+                "<interface><socket-id>1</socket-id><id>1</id><role>client</role>"
+                "<enabled>true</enabled></interface>"
+            ),
+        )
+        peer.events()
+        t0 = time.perf_counter()
+        m.commit()
+        seen_peer = None
+        while True:
+            if seen_peer is None and any(e["up"] for e in peer.events()):
+                seen_peer = time.perf_counter() - t0
+            n = m.take_notification(block=False)
+            if n is not None and "<link-status>up</link-status>" in n.notification_xml:
+                notif.append(time.perf_counter() - t0)
+                break
+            if time.perf_counter() - t0 > 5:
+                raise RuntimeError("no link-up notification")
+        while seen_peer is None:
+            if any(e["up"] for e in peer.events()):
+                seen_peer = time.perf_counter() - t0
+        peer_up.append(seen_peer)
+        m.edit_config(
+            target="running",
+            config=cfg(
+                f'<interface xmlns:nc="{NC}" nc:operation="delete"><socket-id>1</socket-id>'
+                "<id>1</id></interface>"
+            ),
+        )
+        while (n := m.take_notification(block=True, timeout=2)) is not None:
+            if "<link-status>down</link-status>" in n.notification_xml:
+                break
+    peer.close()
+    return notif, peer_up
+
+
+def bulk(m, work: Path) -> tuple[float, float]:
+    body = "".join(
+        f"<socket><id>{s}</id><filename>{work}/bulk/{s}.sock</filename></socket>"
+        for s in range(100, 200)
+    )
+    body += "".join(
+        f"<interface><socket-id>{100 + i % 100}</socket-id><id>{i}</id>"
+        "<enabled>true</enabled></interface>"
+        for i in range(1000)
+    )
+    m.edit_config(target="candidate", config=cfg(body))
+    t = time.perf_counter()
+    m.commit()
+    create = time.perf_counter() - t
+    m.edit_config(target="candidate", default_operation="replace", config=cfg(""))
+    t = time.perf_counter()
+    m.commit()
+    return create, time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-apply-"))
+    agent, port = start_agent(work)
+    try:
+        m = manager.connect(
+            host="127.0.0.1",
+            port=port,
+            username="admin",
+            password="admin",
+            hostkey_verify=False,
+            allow_agent=False,
+            look_for_keys=False,
+        )
+        empty = []
+        for _ in range(args.rounds):
+            t = time.perf_counter()
+            m.commit()
+            empty.append(time.perf_counter() - t)
+        m.create_subscription()
+        notif, peer_up = link_latency(m, work, args.rounds)
+        create, delete = bulk(m, work)
+        m.close_session()
+    finally:
+        agent.terminate()
+        agent.wait()
+    anchor = statistics.median(empty)
+    rows = [
+        ("empty commit round trip (anchor)", anchor, "—"),
+        ("commit -> peer sees link up (median)", statistics.median(peer_up), "≤ 20 ms"),
+        ("commit -> link-up notification (median)", statistics.median(notif), "≤ 20 ms"),
+        ("commit -> link-up notification (max)", max(notif), "—"),
+        ("commit 1,000 server interfaces on 100 sockets", create, "—"),
+        ("delete them all + commit", delete, "—"),
+    ]
+    if args.markdown:
+        print("| measure | time | ratio to empty commit | target |")
+        print("| --- | --- | --- | --- |")
+    for label, secs, target in rows:
+        if args.markdown:
+            print(f"| {label} | {secs * 1000:.1f} ms | {secs / anchor:.1f}x | {target} |")
+        else:
+            print(f"{label:48} {secs * 1000:8.1f} ms  {secs / anchor:6.1f}x  {target}")
+
+
+if __name__ == "__main__":
+    main()
