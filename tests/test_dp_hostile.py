@@ -1,0 +1,208 @@
+"""A hostile memif client against our server: malformed and out-of-order
+control messages, missing fds, lying sizes, rings outside their region, bad
+cookies, corrupt descriptors. Each gets a DISCONNECT with a reason (or the
+frame is dropped and counted); the process survives and a good client still
+connects afterwards."""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+
+import pytest
+from hostile_peer import ACK, ADD_REGION, CONNECTED, HostileClient, msg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dataplane import Dataplane
+
+
+@pytest.fixture
+def server(tmp_path):
+    dp = Dataplane("victim")
+    path = str(tmp_path / "victim.sock")
+    dp.add_socket(1, path)
+    dp.add_interface(1, 1, role="server", enabled=True, rx_mode="python")
+    yield dp, path
+    dp.close()
+
+
+def still_serves(dp: Dataplane, path: str) -> None:
+    good = Dataplane("good")
+    try:
+        good.add_socket(1, path)
+        good.add_interface(1, 1, role="client", enabled=True)
+        end = time.time() + 5
+        while dp.interface_state(1, 1)["link-status"] != "up":
+            assert time.time() < end, "a good client could not connect after the attack"
+            time.sleep(0.01)
+    finally:
+        good.close()
+    end = time.time() + 5
+    while dp.interface_state(1, 1)["link-status"] == "up":
+        assert time.time() < end
+        time.sleep(0.01)
+
+
+def test_wrong_sizes_and_types(server) -> None:
+    dp, path = server
+    for raw, reason in (
+        (msg(3)[:64], "malformed message"),
+        (msg(3) + b"x", "malformed message"),
+        (msg(77), "malformed message"),
+        (msg(ADD_REGION, "HQ", 0, 4096), "expected INIT"),
+        (msg(3, "HIB24s32s", 0x0100, 1, 0, b"", b"x"), "incompatible version"),
+        (msg(3, "HIB24s32s", 0x0200, 1, 2, b"", b"x"), "unsupported interface mode"),
+    ):
+        c = HostileClient(path)
+        c.hello()
+        c.send(raw)
+        assert c.expect_disconnect() == reason
+        c.close()
+    still_serves(dp, path)
+
+
+def test_region_and_ring_lies(server) -> None:
+    dp, path = server
+    cases = [
+        ("no region fd", lambda c, fd, size: c.add_region(None, size), "missing region fd"),
+        (
+            "size beyond file",
+            lambda c, fd, size: c.add_region(fd, size * 4),
+            "region size larger than its file",
+        ),
+        (
+            "region index 1 first",
+            lambda c, fd, size: c.add_region(fd, size, index=1),
+            "unexpected region index",
+        ),
+    ]
+    for _name, act, reason in cases:
+        c = HostileClient(path)
+        c.hello()
+        assert c.init(1) == ACK
+        fd, size = c.make_region()
+        act(c, fd, size)
+        assert c.expect_disconnect() == reason
+        c.close()
+    ring_cases = [
+        (dict(s2m=True, offset=10**6), "ring outside its region"),
+        (dict(s2m=True, offset=0, fd=None), "missing interrupt fd"),
+        (dict(s2m=True, offset=0, index=3), "unexpected ring index"),
+        (dict(s2m=True, offset=0, region=4), "ring in unknown region"),
+        (dict(s2m=True, offset=0, log2=15), "invalid ring size"),
+        (dict(s2m=True, offset=0, private=8), "private header not supported"),
+    ]
+    for kw, reason in ring_cases:
+        c = HostileClient(path)
+        c.hello()
+        assert c.init(1) == ACK
+        fd, size = c.make_region()
+        assert c.add_region(fd, size) == ACK
+        c.add_ring(**kw)
+        assert c.expect_disconnect() == reason
+        c.close()
+    still_serves(dp, path)
+
+
+def test_bad_cookie_and_missing_rings(server) -> None:
+    dp, path = server
+    c = HostileClient(path)
+    c.hello()
+    assert c.init(1) == ACK
+    fd, size = c.make_region()
+    assert c.add_region(fd, size) == ACK
+    assert c.add_ring(True, 0) == ACK
+    c.connect_msg()
+    assert c.expect_disconnect() == "no rings"
+    c.close()
+    c = HostileClient(path)
+    c.hello()
+    assert c.init(1) == ACK
+    fd, size = c.make_region()
+    assert c.add_region(fd, size) == ACK
+    assert c.add_ring(True, 0) == ACK
+    assert c.add_ring(False, c.ring_bytes) == ACK
+    struct.pack_into("<I", c.region, 0, 0xDEADBEEF)
+    c.connect_msg()
+    assert c.expect_disconnect() == "wrong cookie"
+    c.close()
+    still_serves(dp, path)
+
+
+def test_corrupt_descriptors_are_dropped_and_counted(server) -> None:
+    dp, path = server
+    c = HostileClient(path)
+    c.full_handshake(1)
+    end = time.time() + 5
+    while dp.interface_state(1, 1)["link-status"] != "up":
+        assert time.time() < end
+        time.sleep(0.01)
+    size = len(c.region)
+    good_off = c.buf_off
+    c.region[good_off : good_off + 60] = b"G" * 60
+    c.put_s2m(
+        [
+            (0, 0, 64, size - 10),  # runs past the end of the region
+            (0, 7, 64, 0),  # region that does not exist
+            (0, 0, 0, good_off),  # empty
+            (0, 0, 0xFFFFFFFF, good_off),  # absurd length
+            (1, 0, 30, good_off),  # a chain whose next part is out of bounds...
+            (0, 0, 30, 2**32 - 16),  # ...so the whole frame is dropped
+            (0, 0, 60, good_off),  # a good frame still gets through
+        ]
+    )
+    time.sleep(0.1)
+    data, lens = dp.rx_burst(1, 1, 0, 256)
+    assert lens == [60] and data == b"G" * 60
+    assert dp.interface_state(1, 1)["counters"]["bad-descriptors"] == 5
+    # head far beyond what was published: the count is clamped to the ring size
+    struct.pack_into("<H", c.region, 6, 0xFFFF)
+    time.sleep(0.05)
+    dp.rx_burst(1, 1, 0, 256)
+    c.close()
+    still_serves(dp, path)
+
+
+def test_unexpected_and_extra_fds(server) -> None:
+    dp, path = server
+    c = HostileClient(path)
+    c.hello()
+    fd = os.eventfd(0)
+    c.send(msg(3, "HIB24s32s", 0x0200, 1, 0, b"", b"x"), fd)  # INIT with an fd: ignored
+    assert c.recv()[0] == ACK
+    c.send(msg(CONNECTED, "32s", b"x"))
+    assert c.expect_disconnect() == "unexpected message"
+    os.close(fd)
+    c.close()
+    still_serves(dp, path)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.lists(st.binary(min_size=0, max_size=160), min_size=1, max_size=6), st.booleans())
+def test_random_control_messages(server, messages, with_init) -> None:
+    dp, path = server
+    c = HostileClient(path)
+    try:
+        c.hello()
+        if with_init:
+            c.init(1)
+        for raw in messages:
+            if not raw:
+                continue
+            try:
+                c.send(raw if len(raw) != 128 else raw)
+            except OSError:
+                break
+            t, _ = c.recv()
+            if t == 0:
+                break
+    finally:
+        c.close()
+    time.sleep(0.01)
+    assert dp.interface_state(1, 1)["connection-state"] in ("listening", "handshake")
