@@ -45,7 +45,18 @@ lint: build
 	$(VENV)/bin/ruff check .
 
 bench: build
-	$(PY) tools/bench/run_all.py
+	$(PY) tools/bench/netconf.py --markdown
+	$(PY) tools/bench/apply.py --markdown
+	$(PY) tools/bench/dataplane.py --markdown
+
+# libFuzzer + ASan/UBSan on the control-message codec and the ring receive path.
+FUZZ_SECONDS ?= 60
+fuzz: .stamp-apt
+	mkdir -p build/fuzz/corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Idataplane/src \
+		dataplane/fuzz/fuzz_ctrl.c dataplane/src/ctrl.c dataplane/src/ring.c -o build/fuzz/fuzz_ctrl
+	cp tests/fuzz_corpus/* build/fuzz/corpus/
+	build/fuzz/fuzz_ctrl -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus
 
 clean:
 	rm -rf build *.egg-info dataplane/*.so .stamp-apt $(VENV)

@@ -21,6 +21,12 @@ class Transaction:
         self.macs = macs
 
     def run(self, old: MemifConfig, new: MemifConfig) -> None:
+        try:
+            self._run(old, new)
+        finally:
+            self.macs.save()
+
+    def _run(self, old: MemifConfig, new: MemifConfig) -> None:
         done: list[Step] = []
         for step in plan(old, new):
             try:

@@ -21,6 +21,7 @@ class MacStore:
             self._macs: dict[str, str] = json.loads(path.read_text())
         except (FileNotFoundError, ValueError):
             self._macs = {}
+        self._dirty = False
 
     def get(self, socket_id: int, if_id: int) -> str:
         key = f"{socket_id}/{if_id}"
@@ -30,5 +31,11 @@ class MacStore:
             while mac is None or mac in taken:
                 mac = "02:fe:" + ":".join(f"{b:02x}" for b in os.urandom(4))
             self._macs[key] = mac
-            persist.atomic_write(self.path, json.dumps(self._macs, indent=0).encode())
+            self._dirty = True
         return mac
+
+    def save(self) -> None:
+        """Write new addresses once per transaction, not one fsync per interface."""
+        if self._dirty:
+            persist.atomic_write(self.path, json.dumps(self._macs, indent=0).encode())
+            self._dirty = False

@@ -102,5 +102,6 @@ def test_generated_mac_is_stable(tmp_path) -> None:
     m = MacStore(tmp_path / "macs.json")
     mac = m.get(1, 1)
     assert mac.startswith("02:fe:") and len(mac) == 17
+    m.save()
     assert MacStore(tmp_path / "macs.json").get(1, 1) == mac
     assert m.get(1, 2) != mac

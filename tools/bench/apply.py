@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -84,22 +85,31 @@ def link_latency(m, work: Path, rounds: int) -> tuple[list[float], list[float]]:
             ),
         )
         peer.events()
+        seen: list[float] = []
+
+        def watch_peer(seen=seen) -> None:
+            # A sleeping poller: a busy loop would hold the GIL that ncclient's
+            # reader thread needs, and delay the notification being measured.
+            end = time.perf_counter() + 5
+            while time.perf_counter() < end:
+                if any(e["up"] for e in peer.events()):
+                    seen.append(time.perf_counter())
+                    return
+                time.sleep(0.0002)
+
+        watcher = threading.Thread(target=watch_peer)
+        watcher.start()
         t0 = time.perf_counter()
         m.commit()
-        seen_peer = None
         while True:
-            if seen_peer is None and any(e["up"] for e in peer.events()):
-                seen_peer = time.perf_counter() - t0
-            n = m.take_notification(block=False)
-            if n is not None and "<link-status>up</link-status>" in n.notification_xml:
+            n = m.take_notification(block=True, timeout=5)
+            if n is None:
+                raise RuntimeError("no link-up notification")
+            if "<link-status>up</link-status>" in n.notification_xml:
                 notif.append(time.perf_counter() - t0)
                 break
-            if time.perf_counter() - t0 > 5:
-                raise RuntimeError("no link-up notification")
-        while seen_peer is None:
-            if any(e["up"] for e in peer.events()):
-                seen_peer = time.perf_counter() - t0
-        peer_up.append(seen_peer)
+        watcher.join()
+        peer_up.append(seen[0] - t0)
         m.edit_config(
             target="running",
             config=cfg(
