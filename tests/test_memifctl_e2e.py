@@ -3,6 +3,7 @@ stdin, and the interactive shell under a pty, against a live agent."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -140,3 +141,43 @@ def test_interactive_shell_under_pty(ag, tmp_path) -> None:
         except ProcessLookupError:
             pass
         os.close(fd)
+
+
+def test_show_link_up_with_a_real_peer(start_agent, tmp_path) -> None:
+    from dataplane import Dataplane
+
+    ag = start_agent(tmp_path / "dp")  # with its dataplane
+    sock = str(tmp_path / "memif23.sock")
+    r = ctl(
+        ag,
+        stdin=f"interface memif socket 23 filename {sock}\n"
+        "interface memif socket 23 interface 100\nrole server\nenable\nexit\n"
+        "commit\n",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "    Link up: false" in ctl(ag, "show interface memif").stdout
+    monitor = subprocess.Popen(
+        [*MEMIFCTL, "--port", str(ag.port), "--json", "--count", "1", "monitor"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)  # let it subscribe before the link comes up
+    peer = Dataplane("peer-app")
+    try:
+        peer.add_socket(23, sock)
+        peer.add_interface(23, 100, role="client", enabled=True)
+        end = time.time() + 10
+        while "    Link up: true" not in (out := ctl(ag, "show interface memif detail").stdout):
+            assert time.time() < end, out
+            time.sleep(0.1)
+        assert "    Remote name: peer-app" in out and "Connection state: connected" in out
+        r = ctl(ag, "show interface memif counters")
+        assert r.stdout.splitlines()[2].split()[0] == "memif23/100"
+        out, err = monitor.communicate(timeout=20)
+        event = json.loads(out.strip())
+        assert (event["name"], event["link-status"]) == ("memif23/100", "up"), err
+        assert monitor.returncode == 0
+    finally:
+        monitor.kill()
+        peer.close()
