@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 class Applier:
     """server.applier: apply(old, new) moves the dataplane from what it runs to `new`."""
 
-    def __init__(self, dp: Any, macs: MacStore) -> None:
+    def __init__(self, dp: Any, macs: MacStore, socket_files: dict | None = None) -> None:
         self.dp = dp
-        self.txn = Transaction(dp, macs)
+        self.txn = Transaction(dp, macs, socket_files)
         # What the dataplane runs now; the source of each diff, so a failed or
         # partial earlier apply cannot leave the agent believing otherwise.
         self.applied = MemifConfig()
@@ -49,9 +49,10 @@ def register(server: Any) -> None:
         return
     dp = Dataplane(app_name="memif-agent")
     socket0 = getattr(opts, "socket0", None) or "/run/vpp/memif.sock"
-    dp.add_socket(0, socket0)
+    files = socket_file_options(opts)
+    dp.add_socket(0, socket0, **files)
     server.dataplane = dp
-    server.applier = Applier(dp, MacStore(Path(opts.state_dir) / "macs.json"))
+    server.applier = Applier(dp, MacStore(Path(opts.state_dir) / "macs.json"), files)
 
     from agent.state_interfaces import interfaces_state
     from agent.state_memif import memif_state
@@ -72,6 +73,23 @@ def register(server: Any) -> None:
 
     server.add_startup_hook(watch_events)
     server.add_shutdown_hook(close)
+
+
+def socket_file_options(opts: Any) -> dict[str, int]:
+    """--socket-mode/-owner/-group as Dataplane.add_socket keywords (names resolved)."""
+    import grp
+    import pwd
+
+    out: dict[str, int] = {}
+    if getattr(opts, "socket_mode", None) is not None:
+        out["perm"] = opts.socket_mode
+    owner = getattr(opts, "socket_owner", None)
+    if owner is not None:
+        out["owner"] = int(owner) if str(owner).isdigit() else pwd.getpwnam(owner).pw_uid
+    group = getattr(opts, "socket_group", None)
+    if group is not None:
+        out["group"] = int(group) if str(group).isdigit() else grp.getgrnam(group).gr_gid
+    return out
 
 
 def _forward_events(server: Any, dp: Any) -> None:

@@ -16,9 +16,11 @@ log = logging.getLogger(__name__)
 
 
 class Transaction:
-    def __init__(self, dp: Any, macs: MacStore) -> None:
+    def __init__(self, dp: Any, macs: MacStore, socket_files: dict | None = None) -> None:
         self.dp = dp
         self.macs = macs
+        # owner/group/perm for every socket file (agent options)
+        self.socket_files = socket_files or {}
 
     def run(self, old: MemifConfig, new: MemifConfig) -> None:
         try:
@@ -70,7 +72,7 @@ class Transaction:
     def _do(self, s: Step, old: MemifConfig) -> None:
         dp = self.dp
         if s.kind == "add_socket":
-            dp.add_socket(s.socket_id, s.filename)
+            dp.add_socket(s.socket_id, s.filename, **self.socket_files)
         elif s.kind == "remove_socket":
             dp.remove_socket(s.socket_id)
         elif s.kind == "add_interface":
@@ -90,7 +92,7 @@ class Transaction:
         if s.kind == "add_socket":
             dp.remove_socket(s.socket_id)
         elif s.kind == "remove_socket":
-            dp.add_socket(s.socket_id, s.filename)
+            dp.add_socket(s.socket_id, s.filename, **self.socket_files)
         elif s.kind == "add_interface":
             dp.remove_interface(s.socket_id, s.if_id)
         elif s.kind == "remove_interface":

@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recovery-user", default="admin",
                    help="user whose sessions bypass NACM (RFC 8341 recovery session; "
                         "default %(default)s)")
+    p.add_argument("--socket-mode", type=lambda v: int(v, 8), default=None,
+                   help="file mode of memif socket files the agent listens on, e.g. 660")
+    p.add_argument("--socket-owner", default=None, help="owner (name or uid) of socket files")
+    p.add_argument("--socket-group", default=None, help="group (name or gid) of socket files")
     p.add_argument("--no-dataplane", action="store_true",
                    help="serve NETCONF without starting the memif dataplane")
     p.add_argument("--log-level", default="info",

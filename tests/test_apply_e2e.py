@@ -222,3 +222,23 @@ def test_two_agents_xconnect_two_testpmds(start_agent, tmp_path) -> None:
     finally:
         src.quit()
         dst.quit()
+
+
+def test_socket_file_owner_group_mode(start_agent, tmp_path) -> None:
+    import os
+    import stat
+
+    ag = start_agent(
+        tmp_path / "a", "--socket-mode", "640", "--socket-owner", "0", "--socket-group", "daemon"
+    )
+    m = ag.connect()
+    sock = tmp_path / "perm" / "m.sock"
+    m.edit_config(
+        target="running",
+        config=cfg(f"<socket><id>3</id><filename>{sock}</filename></socket>" + server_itf(3, 1)),
+    )
+    st = os.stat(sock)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o640
+    import grp
+
+    assert (st.st_uid, st.st_gid) == (0, grp.getgrnam("daemon").gr_gid)

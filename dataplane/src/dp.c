@@ -521,9 +521,25 @@ static int sock_listen(dp_t *dp, sock_t *s, char *err, size_t n) {
         unlink(s->path); /* stale: nobody listens on it */
     }
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 64) != 0) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
         set_err(err, n, "cannot listen on %s: %s", s->path, strerror(errno));
         if (fd >= 0) close(fd);
+        return -1;
+    }
+    /* Who may connect is decided by the file's mode and owner: set them before
+     * anyone can reach the socket through listen(). */
+    if ((s->perm >= 0 && chmod(s->path, (mode_t)s->perm) != 0) ||
+        ((s->uid >= 0 || s->gid >= 0) &&
+         chown(s->path, (uid_t)s->uid, (gid_t)s->gid) != 0)) {
+        set_err(err, n, "cannot set owner/mode of %s: %s", s->path, strerror(errno));
+        close(fd);
+        unlink(s->path);
+        return -1;
+    }
+    if (listen(fd, 64) != 0) {
+        set_err(err, n, "cannot listen on %s: %s", s->path, strerror(errno));
+        close(fd);
+        unlink(s->path);
         return -1;
     }
     s->listen_fd = fd;
@@ -581,7 +597,8 @@ static int sock_users(dp_t *dp, sock_t *s, int role) {
     return n;
 }
 
-int dp_add_socket(dp_t *dp, uint32_t sid, const char *path, char *err, size_t n) {
+int dp_add_socket(dp_t *dp, uint32_t sid, const char *path, int perm, long uid, long gid,
+                  char *err, size_t n) {
     if (dp_find_socket(dp, sid)) {
         snprintf(err, n, "socket %u already exists", sid);
         return -1;
@@ -597,6 +614,9 @@ int dp_add_socket(dp_t *dp, uint32_t sid, const char *path, char *err, size_t n)
     snprintf(s->path, sizeof(s->path), "%s", path);
     s->listen_fd = -1;
     s->role = ROLE_NONE;
+    s->perm = perm;
+    s->uid = uid;
+    s->gid = gid;
     s->next = dp->sockets;
     dp->sockets = s;
     return 0;

@@ -32,6 +32,8 @@ typedef struct sock {
     char path[108];
     int listen_fd;
     int role;
+    int perm;        /* file mode for the socket file, or -1 */
+    long uid, gid;   /* owner and group, or -1 */
     char error[160];
     evtag_t ev;
     struct sock *next;
@@ -112,7 +114,8 @@ struct dp {
 dp_t *dp_new(const char *app_name, char *err, size_t errlen);
 void dp_free(dp_t *dp);
 /* All return 0 or -1 with a readable message in err; call with dp->lock held. */
-int dp_add_socket(dp_t *dp, uint32_t sid, const char *path, char *err, size_t errlen);
+int dp_add_socket(dp_t *dp, uint32_t sid, const char *path, int perm, long uid, long gid,
+                  char *err, size_t errlen);
 int dp_remove_socket(dp_t *dp, uint32_t sid, char *err, size_t errlen);
 int dp_add_interface(dp_t *dp, itf_t *tmpl, char *err, size_t errlen);
 int dp_remove_interface(dp_t *dp, uint32_t sid, uint32_t id, char *err, size_t errlen);

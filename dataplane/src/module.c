@@ -109,9 +109,14 @@ static PyObject *Dp_add_socket(DpObject *self, PyObject *args, PyObject *kw) {
                                      &perm))
         return NULL;
     if (check_open(self)) return NULL;
+    long uid = -1, gid = -1, mode = -1;
+    if (owner != Py_None && (uid = PyLong_AsLong(owner)) < 0) return PyErr_Occurred() ? NULL : fail("owner must be a uid");
+    if (group != Py_None && (gid = PyLong_AsLong(group)) < 0) return PyErr_Occurred() ? NULL : fail("group must be a gid");
+    if (perm != Py_None && ((mode = PyLong_AsLong(perm)) < 0 || mode > 07777))
+        return PyErr_Occurred() ? NULL : fail("perm must be a file mode such as 0o660");
     char err[256] = "";
     LOCK(self);
-    int r = dp_add_socket(self->dp, sid, path, err, sizeof(err));
+    int r = dp_add_socket(self->dp, sid, path, (int)mode, uid, gid, err, sizeof(err));
     UNLOCK(self);
     if (r) return fail(err);
     Py_RETURN_NONE;
