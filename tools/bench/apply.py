@@ -13,9 +13,7 @@ Anchor (same run): the round trip of a <commit> that changes nothing.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,41 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import ncclient.transport.session  # noqa: E402
-from ncclient import manager  # noqa: E402
 
 from dataplane import Dataplane  # noqa: E402
+from tools.bench.processes import connect, start_agent  # noqa: E402
 
-ncclient.transport.session.TICK = 0.001  # ncclient otherwise waits up to 100 ms per request
 NS = "urn:memif-agent:yang:memif-agent"
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
-
-
-def start_agent(work: Path) -> tuple[subprocess.Popen, int]:
-    p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agent.main",
-            "--port",
-            "0",
-            "--state-dir",
-            str(work / "state"),
-            "--socket0",
-            str(work / "memif0.sock"),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert p.stderr is not None
-    for line in p.stderr:
-        m = re.search(r"listening on [^:]+:(\d+)", line)
-        if m:
-            return p, int(m.group(1))
-    raise RuntimeError("agent did not start")
 
 
 def cfg(body: str, op: str = "") -> str:
@@ -152,15 +121,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-apply-"))
     agent, port = start_agent(work)
     try:
-        m = manager.connect(
-            host="127.0.0.1",
-            port=port,
-            username="admin",
-            password="admin",
-            hostkey_verify=False,
-            allow_agent=False,
-            look_for_keys=False,
-        )
+        m = connect(port)
         empty = []
         for _ in range(args.rounds):
             t = time.perf_counter()

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,11 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import ncclient.transport.session  # noqa: E402
-from ncclient import manager  # noqa: E402
 from ncclient.operations.rpc import RPCError  # noqa: E402
 
-ncclient.transport.session.TICK = 0.001  # ncclient otherwise waits up to 100 ms per request
+from tools.bench.processes import connect, start_agent  # noqa: E402
+
 NS = "urn:memif-agent:yang:memif-agent"
 CONTENTION = {"in-use", "lock-denied"}
 
@@ -59,16 +56,7 @@ def run_load(port: int, sessions: int, seconds: float, peer: tuple[int, int]) ->
 
     def worker(n: int) -> None:
         rng = random.Random(n)
-        m = manager.connect(
-            host="127.0.0.1",
-            port=port,
-            username="admin",
-            password="admin",
-            hostkey_verify=False,
-            allow_agent=False,
-            look_for_keys=False,
-            timeout=60,
-        )
+        m = connect(port, timeout=60)
         try:
             while time.time() < stop:
                 op = rng.random()
@@ -102,15 +90,7 @@ def run_load(port: int, sessions: int, seconds: float, peer: tuple[int, int]) ->
         finally:
             m.close_session()
 
-    monitor = manager.connect(
-        host="127.0.0.1",
-        port=port,
-        username="admin",
-        password="admin",
-        hostkey_verify=False,
-        allow_agent=False,
-        look_for_keys=False,
-    )
+    monitor = connect(port)
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(1, sessions + 1)]
     t0 = time.time()
     for t in threads:
@@ -143,42 +123,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    agent = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agent.main",
-            "--port",
-            "0",
-            "--state-dir",
-            str(work / "state"),
-            "--socket0",
-            str(work / "memif0.sock"),
-            "--log-level",
-            "warning",
-            "--max-sessions",
-            str(args.sessions + 10),
-        ],
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert agent.stderr is not None
-    port = next(
-        int(m.group(1))
-        for line in agent.stderr
-        if (m := re.search(r"listening on [^:]+:(\d+)", line))
-    )
+    agent, port = start_agent(work, "--max-sessions", str(args.sessions + 10))
     sock = str(work / "traffic.sock")
-    m = manager.connect(
-        host="127.0.0.1",
-        port=port,
-        username="admin",
-        password="admin",
-        hostkey_verify=False,
-        allow_agent=False,
-        look_for_keys=False,
-    )
+    m = connect(port)
     m.edit_config(
         target="running",
         config=cfg(

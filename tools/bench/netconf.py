@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,22 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tools.bench.nc_raw import RawSession  # noqa: E402
+from tools.bench.processes import start, start_agent  # noqa: E402
 
 NS = "urn:memif-agent:yang:memif-agent"
 SMALL_GET = (
     f'<get-config><source><running/></source><filter><memif xmlns="{NS}"><socket><id>1</id>'
     "</socket></memif></filter></get-config>"
 ).encode()
-
-
-def start(cmd: list[str]) -> tuple[subprocess.Popen, int]:
-    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    assert p.stderr is not None
-    for line in p.stderr:
-        m = re.search(r"listening on [^:]+:(\d+)", line)
-        if m:
-            return p, int(m.group(1))
-    raise RuntimeError(f"{cmd[0]} did not start")
 
 
 def interfaces(n: int, sockets: int = 100, first_id: int = 1) -> bytes:
@@ -148,22 +137,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-nc-"))
     echo, eport = start([sys.executable, "tools/bench/echo_server.py"])
-    agent, aport = start(
-        [
-            sys.executable,
-            "-m",
-            "agent.main",
-            "--port",
-            "0",
-            "--state-dir",
-            str(work / "state"),
-            "--socket0",
-            str(work / "memif0.sock"),
-            "--no-dataplane",
-            "--log-level",
-            "warning",
-        ]
-    )
+    agent, aport = start_agent(work, "--no-dataplane")
     try:
         anchor = asyncio.run(bench_echo(eport, args.seconds))
         ours = asyncio.run(bench_agent(aport, args.seconds))
