@@ -15,10 +15,10 @@ from ncclient.operations.rpc import RPCError
 NS = "urn:memif-agent:yang:memif-agent"
 
 
-def config(i: int) -> str:
+def config(i: int, where: str = "/tmp") -> str:
     return (
         f'<config><memif xmlns="{NS}"><socket><id>{i}</id>'
-        f"<filename>/tmp/crash-{i}.sock</filename></socket>"
+        f"<filename>{where}/crash-{i}.sock</filename></socket>"
         f"<interface><socket-id>{i}</socket-id><id>{i}</id><enabled>true</enabled></interface>"
         "</memif></config>"
     )
@@ -29,8 +29,20 @@ def running_ids(m) -> list[int]:
     return [int(x) for x in d.xpath("//m:socket/m:id/text()", namespaces={"m": NS})]
 
 
+def dataplane_ids(m) -> list[int]:
+    """Interfaces the dataplane runs: those with operational state in <get>."""
+    d = m.get(filter=("subtree", f'<memif xmlns="{NS}"><interface/></memif>')).data
+    return [
+        int(x)
+        for x in d.xpath(
+            "//m:interface[m:state/m:connection-state]/m:id/text()", namespaces={"m": NS}
+        )
+    ]
+
+
 def test_sigkill_during_200_commits(start_agent, tmp_path) -> None:
-    ag = start_agent(tmp_path / "a", "--no-dataplane", "--log-level", "warning")
+    ag = start_agent(tmp_path / "a", "--log-level", "warning")
+    where = str(tmp_path)
     rng = random.Random(20261125)
     last_acked: int | None = None
     n = 1
@@ -44,7 +56,9 @@ def test_sigkill_during_200_commits(start_agent, tmp_path) -> None:
         def commit_loop(m=m, first=first, acked=acked) -> None:
             try:
                 for i in range(first, first + 40):
-                    m.edit_config(target="running", default_operation="replace", config=config(i))
+                    m.edit_config(
+                        target="running", default_operation="replace", config=config(i, where)
+                    )
                     acked.append(i)
             except Exception:
                 pass  # the agent died under us
@@ -59,9 +73,12 @@ def test_sigkill_during_200_commits(start_agent, tmp_path) -> None:
         if acked:
             last_acked = acked[-1]
         ag.start()
-        ids = running_ids(ag.connect())
+        m2 = ag.connect()
+        ids = running_ids(m2)
         allowed = [[in_flight]] + ([[last_acked]] if last_acked is not None else [[]])
         assert ids in allowed, f"after kill {kills}: running {ids}, expected one of {allowed}"
+        # and the dataplane, rebuilt from running.xml at start-up, runs exactly that
+        assert dataplane_ids(m2) == ids
         if ids == [in_flight]:
             last_acked = in_flight
         n = in_flight + 1

@@ -189,3 +189,42 @@ def test_xconnect_patches_two_interfaces(tmp_path) -> None:
     finally:
         for dp in (left, right, mid):
             dp.close()
+
+
+def test_queues_ids_and_one_peer_per_id(tmp_path) -> None:
+    """Several interfaces share one socket file (demultiplexed by id); queue
+    counts come from the client; an id takes one peer at a time."""
+    path = str(tmp_path / "shared.sock")
+    srv, c1, c2, c3 = (Dataplane(n) for n in ("srv", "c1", "c2", "c3"))
+    try:
+        for dp in (srv, c1, c2, c3):
+            dp.add_socket(1, path)
+        srv.add_interface(1, 10, role="server", enabled=True, rx_mode="python")
+        srv.add_interface(1, 20, role="server", enabled=True, rx_mode="python")
+        c1.add_interface(
+            1, 10, role="client", enabled=True, rx_queues=2, tx_queues=3, rx_mode="python"
+        )
+        c2.add_interface(1, 20, role="client", enabled=True, rx_mode="python")
+        wait(lambda: up(srv, 1, 10) and up(srv, 1, 20))
+        s = srv.interface_state(1, 10)
+        assert (s["rx-queues"], s["tx-queues"]) == (3, 2)  # the client's tx are our rx
+        assert srv.interface_state(1, 20)["remote-name"] == "c2"
+        data, lens = frames([100, 200])
+        assert c1.tx_burst(1, 10, 2, data, lens) == 2
+        got, glens = [], []
+        end = time.time() + 5
+        while len(glens) < 2 and time.time() < end:
+            d, n = srv.rx_burst(1, 10, 2, 256)
+            got.append(d)
+            glens += n
+        assert glens == lens and b"".join(got) == data
+        assert srv.rx_burst(1, 20, 0, 256)[1] == []  # nothing leaked to the other id
+        with pytest.raises(MemifError, match="no queue 3"):
+            srv.rx_burst(1, 10, 3, 1)
+        # a second peer for an id that is connected is refused
+        c3.add_interface(1, 10, role="client", enabled=True)
+        wait(lambda: c3.interface_state(1, 10)["remote-disconnect-reason"] == "already connected")
+        assert up(srv, 1, 10)
+    finally:
+        for dp in (c3, c2, c1, srv):
+            dp.close()
