@@ -23,7 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--role", choices=("server", "client"), required=True)
     ap.add_argument("--socket", required=True)
     ap.add_argument("--id", type=int, default=0)
-    ap.add_argument("--kind", choices=("tx", "rx", "python-rx", "python-tx"), required=True)
+    ap.add_argument(
+        "--kind",
+        choices=("tx", "rx", "both", "python-rx", "python-tx"),
+        required=True,
+        help="both: send at full speed and count what arrives",
+    )
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--warmup", type=float, default=0.5)
@@ -35,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     dp = Dataplane(app_name="memif-agent-perf")
     dp.add_socket(1, args.socket)
     python = args.kind.startswith("python")
-    dp.add_interface(1, args.id, role=args.role, enabled=True,
-                     rx_mode="python" if python else "drop")
+    dp.add_interface(
+        1, args.id, role=args.role, enabled=True, rx_mode="python" if python else "drop"
+    )
     end = time.time() + args.connect_timeout
     while dp.interface_state(1, args.id)["link-status"] != "up":
         if time.time() > end:
@@ -44,10 +50,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         time.sleep(0.01)
     print("link up", file=sys.stderr, flush=True)
+    # "both" reports what it received: the benchmark adds the two sides' figures.
     counter = "tx-packets" if args.kind.endswith("tx") else "rx-packets"
     bytes_counter = counter.replace("packets", "bytes")
     if not python:
-        dp.start_traffic(1, args.id, kind=args.kind, size=args.size)
+        dp.start_traffic(
+            1, args.id, kind="tx" if args.kind == "both" else args.kind, size=args.size
+        )
         time.sleep(args.warmup)
         c0 = dp.interface_state(1, args.id)["counters"]
         t0 = time.perf_counter()

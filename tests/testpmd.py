@@ -18,6 +18,8 @@ _ids = itertools.count()
 
 
 class TestPmd:
+    __test__ = False  # a peer, not a test class (its name starts with Test)
+
     def __init__(
         self,
         socket: str,

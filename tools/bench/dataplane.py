@@ -1,5 +1,6 @@
 """memif throughput: DPDK<->DPDK (the anchor), ours<->DPDK and ours<->ours in
-the same run, one direction, 64 B and 1500 B, each side's forwarding thread
+the same run, one direction and both (sum of the two receivers; DPDK in
+flowgen mode sends and receives), 64 B and 1500 B, each side's forwarding thread
 pinned to its own core; plus the Python burst API against DPDK.
 
     .venv/bin/python tools/bench/dataplane.py [--seconds 3] [--markdown]
@@ -37,6 +38,15 @@ def pmd_rate(p: TestPmd, key: str, seconds: float) -> float:
     time.sleep(seconds)
     b = p.stats()[key]
     return (b - a) / (time.perf_counter() - t)
+
+
+def pmd_rates_both(a: TestPmd, b: TestPmd, seconds: float) -> tuple[float, float]:
+    a0, b0 = a.stats()["rx"], b.stats()["rx"]
+    t = time.perf_counter()
+    time.sleep(seconds)
+    a1, b1 = a.stats()["rx"], b.stats()["rx"]
+    dt = time.perf_counter() - t
+    return (a1 - a0) / dt, (b1 - b0) / dt
 
 
 def wait_link(p: TestPmd, timeout: float = 30) -> None:
@@ -135,6 +145,38 @@ def run_once(kind: str, size: int, seconds: float, work: Path) -> float:
             return result(p)
         finally:
             tx.quit()
+    if kind == "dpdk-dpdk-both":
+        a = pmd(sock, "server", "flowgen", size, RX_CORE)
+        time.sleep(1.0)
+        b = pmd(sock, "client", "flowgen", size, TX_CORE)
+        try:
+            wait_link(a)
+            a.start()
+            b.start()
+            time.sleep(0.5)
+            ra, rb = pmd_rates_both(a, b, seconds)
+            return ra + rb
+        finally:
+            b.quit()
+            a.quit()
+    if kind == "ours-dpdk-both":
+        a = pmd(sock, "server", "flowgen", size, RX_CORE)
+        time.sleep(1.0)
+        a.start()
+        p = ours("client", sock, "both", size, TX_CORE, seconds + 1.5)
+        try:
+            wait_link(a)
+            time.sleep(0.7)
+            dpdk_rx = pmd_rate(a, "rx", seconds)
+        finally:
+            ours_rx = result(p)
+            a.quit()
+        return dpdk_rx + ours_rx
+    if kind == "ours-ours-both":
+        a = ours("server", sock, "both", size, RX_CORE, seconds)
+        time.sleep(0.3)
+        b = ours("client", sock, "both", size, TX_CORE, seconds)
+        return result(a) + result(b)
     if kind == "ours-ours":
         rx = ours("server", sock, "rx", size, RX_CORE, seconds)
         time.sleep(0.3)
@@ -177,6 +219,15 @@ def main() -> None:
         ):
             rows.append(
                 (f"{label}, {size} B", size, run_pair(kind, size, args.seconds, work), anchor)
+            )
+        both = run_pair("dpdk-dpdk-both", size, args.seconds, work)
+        rows.append((f"DPDK <-> DPDK both ways, {size} B (anchor)", size, both, both))
+        for kind, label in (
+            ("ours-dpdk-both", "ours <-> DPDK both ways"),
+            ("ours-ours-both", "ours <-> ours both ways"),
+        ):
+            rows.append(
+                (f"{label}, {size} B", size, run_pair(kind, size, args.seconds, work), both)
             )
         if size == 64:
             rows.append(
