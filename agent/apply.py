@@ -32,8 +32,7 @@ class Applier:
         # partial earlier apply cannot leave the agent believing otherwise.
         self.applied = MemifConfig()
 
-    async def apply(self, old: etree._Element | None, new: etree._Element) -> None:
-        target = MemifConfig.from_config(new)
+    async def apply(self, target: MemifConfig) -> None:
         self.txn.run(self.applied, target)
         self.applied = target
 
@@ -105,6 +104,10 @@ def _forward_events(server: Any, dp: Any) -> None:
             ("reason", ev.get("reason") or ""),
         ):
             etree.SubElement(n, f"{{{MEMIF_NS}}}{leaf}").text = str(value)
-        log.info("%s link %s %s", ev.get("name"), "up" if ev.get("up") else "down",
-                 ev.get("reason") or "")
+        log.info(
+            "%s link %s %s",
+            ev.get("name"),
+            "up" if ev.get("up") else "down",
+            ev.get("reason") or "",
+        )
         server.notify(n)

@@ -23,8 +23,8 @@ from agent.edit import Editor
 from agent.errors import RpcError, RpcErrors
 from agent.locks import Locks
 from agent.memif_config import MemifConfig
-from agent.memif_config import Q as MEMIF_Q
 from agent.schema_index import index_for
+from agent.typed_view import TypedViews, after_edit
 from agent.validate import validate_config
 from agent.xmltree import NC, NC_NS
 
@@ -76,8 +76,10 @@ class Datastores:
             persist.atomic_write(self._path("running"), serialize(rollback))
             persist.atomic_remove(self._path("rollback"))
         self.startup: etree._Element | None = self._load("startup")
-        self.candidate = deepcopy(self.running)
-        self._running_cfg: MemifConfig | None = None
+        # Trees are replaced, never changed in place (an edit works on a copy),
+        # so candidate and running may be one object until the next edit.
+        self.candidate = self.running
+        self.typed = TypedViews()
         # NACM's check_write(session_id, old, new), set by agent.nacm when loaded.
         self.write_check: Any = None
 
@@ -123,32 +125,37 @@ class Datastores:
     # -- validation and running ---------------------------------------------------------------
 
     def validate(self, tree: etree._Element) -> MemifConfig:
-        if self._running_cfg is None:
-            self._running_cfg = MemifConfig.from_config(self.running)
-        return validate_config(tree, old=self._running_cfg, socket0=self.socket0)
+        cfg = validate_config(
+            tree,
+            old=self.typed.get(self.running),
+            socket0=self.socket0,
+            typed=self.typed.known(tree),
+        )
+        self.typed.remember(tree, cfg)
+        return cfg
 
     async def set_running(self, new: etree._Element) -> None:
         """Validate, apply to the dataplane, persist, then swap: a failure at any
         step leaves running (in memory and on disk) as it was."""
+        old_cfg = self.typed.get(self.running)
         new_cfg = self.validate(new)
         applier = getattr(self.server, "applier", None)
         if applier is not None:
-            await applier.apply(self.running, new)
+            await applier.apply(new_cfg)
         try:
             persist.atomic_write(self._path("running"), serialize(new))
         except OSError as e:
             if applier is not None:
                 try:
-                    await applier.apply(new, self.running)
+                    await applier.apply(old_cfg)
                 except Exception:
                     log.exception("could not undo the dataplane after a failed write")
             raise RpcError(
                 "operation-failed", f"cannot save the running datastore: {e.strerror or e}"
             ) from None
         self.running = new
-        self._running_cfg = new_cfg
         if not self.candidate_dirty:
-            self.candidate = deepcopy(new)
+            self.candidate = new
 
     # -- edit-config -------------------------------------------------------------------------
 
@@ -182,6 +189,9 @@ class Datastores:
             raise RpcErrors(result.errors)
         if result.changed:
             self._check_write(session_id, base, work)
+            # Also the type check of what the edit wrote (RFC 6241: invalid-value
+            # at edit time, even though the candidate may be incomplete until commit).
+            self.typed.remember(work, after_edit(self.typed.known(base), work, result))
         if target == "running":
             if test_option == "test-only":
                 self.validate(work)
@@ -190,9 +200,6 @@ class Datastores:
                     self._refuse_during_confirm(session_id, "edit running")
                     await self.set_running(work)
         else:
-            # Candidate may be incomplete until commit, but values must have
-            # the right types now (RFC 6241: invalid-value at edit time).
-            MemifConfig.from_config(_entries_view(result.touched))
             if test_option == "test-only":
                 self.validate(work)
             elif result.changed:
@@ -214,7 +221,7 @@ class Datastores:
     # -- candidate -----------------------------------------------------------------------------
 
     def discard(self) -> None:
-        self.candidate = deepcopy(self.running)
+        self.candidate = self.running
         self.candidate_editors.clear()
         self.candidate_dirty = False
 
@@ -251,8 +258,7 @@ class Datastores:
             new = self.candidate
             self._check_write(session_id, self.running, new)
             await self.set_running(new)
-            # running now is the candidate's tree; the candidate gets a copy.
-            self.candidate = deepcopy(new)
+            self.candidate = new  # one tree, as after every commit
             self.candidate_editors.clear()
             self.candidate_dirty = False
             if c is not None and c.timer is not None:
@@ -321,7 +327,7 @@ class Datastores:
                 self._refuse_during_confirm(session_id, "copy to running")
                 await self.set_running(new)
         elif target == "candidate":
-            MemifConfig.from_config(new)
+            self.typed.get(new)  # type errors now; rules wait for commit
             self.candidate = new
             self.candidate_editors.add(session_id)
             self.candidate_dirty = True
@@ -368,13 +374,3 @@ class Datastores:
         c = self.confirm
         if c is not None and c.persist is None and c.session_id == session_id:
             asyncio.ensure_future(self.rollback(f"session {session_id} ended"))
-
-
-def _entries_view(entries: list[etree._Element]) -> etree._Element:
-    """A <memif> holding copies of the edited memif list entries, to type-check
-    just what an edit touched."""
-    view = etree.Element(MEMIF_Q + "memif")
-    for e in entries:
-        if e.tag in (MEMIF_Q + "socket", MEMIF_Q + "interface"):
-            view.append(deepcopy(e))
-    return view

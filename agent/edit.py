@@ -4,6 +4,7 @@ node kinds. Errors carry the data path of the node at fault."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -29,6 +30,13 @@ class EditResult:
     changed: bool = False
     # List entries created or modified (final nodes), for partial type checks.
     touched: list[etree._Element] = field(default_factory=list)
+    # Of those, the entries that did not exist before; and the entries removed,
+    # each with the parent it was removed from.
+    created: list[etree._Element] = field(default_factory=list)
+    removed: list[tuple[etree._Element, etree._Element]] = field(default_factory=list)
+    # A container was created, replaced or removed: the change is not just a
+    # set of list entries, so views derived per entry must be rebuilt whole.
+    structural: bool = False
 
 
 class _Stop(Exception):
@@ -166,22 +174,34 @@ class Editor:
         if info.kind != LIST:
             return find_match(target, el, info)
         keys = key_values(el, info)
-        if (target, info.tag) not in self._lists and self._probes < 16:
-            # A small edit of a big list: a few ElementPath lookups (in C) beat
-            # building a key index of every entry.
+        if (target, info.tag) not in self._lists and self._probes < 16 and keys is not None:
+            # A small edit of a big list: a few XPath lookups (libxml2, in C)
+            # beat building a key index of every entry in Python.
             self._probes += 1
-            if keys is not None and not any("'" in k for k in keys):
-                pred = "".join(f"[{k}='{v}']" for k, v in zip(info.keys, keys, strict=True))
-                for cand in target.iterfind(info.tag + pred):
-                    if key_values(cand, info) == keys:
-                        return cand
-                return None
+            found = _key_xpath(info)(target, **{f"k{i}": _xml_space(v) for i, v in enumerate(keys)})
+            for cand in found:
+                if key_values(cand, info) == keys:  # XPath also folds inner spaces
+                    return cand
+            return None
         return self._entries(target, info).get(keys)
 
-    def _track(self, target: etree._Element, info: SNodeInfo, node, removed: bool = False) -> None:
+    def _track(
+        self,
+        target: etree._Element,
+        info: SNodeInfo,
+        node,
+        removed: bool = False,
+        created: bool = False,
+    ) -> None:
+        if info.kind not in (LIST, LEAF, LEAFLIST):
+            self.result.structural = True
         if info.kind == LIST:
-            if not removed:
+            if removed:
+                self.result.removed.append((target, node))
+            else:
                 self.result.touched.append(node)
+                if created:
+                    self.result.created.append(node)
             idx = self._lists.get((target, info.tag))
             if idx is None:
                 return  # no index yet: it will be built from the tree as it is then
@@ -213,9 +233,11 @@ class Editor:
                 return
             if match is not None:
                 target.replace(match, new)
+                if info.kind == LIST:
+                    self.result.removed.append((target, match))
             else:
                 target.append(new)
-            self._track(target, info, new)
+            self._track(target, info, new, created=match is None)
             self.result.changed = True
             return
         # merge, or none (touch only what carries an operation)
@@ -237,7 +259,7 @@ class Editor:
         self._children(match, _without_keys(el, info), info.children, op, here)
         if created and (op != "none" or len(match) > len(info.keys)):
             target.append(match)
-            self._track(target, info, match)
+            self._track(target, info, match, created=True)
             self.result.changed = True
 
     def _build(self, el: etree._Element, info: SNodeInfo, here: str) -> etree._Element | None:
@@ -279,3 +301,32 @@ def _copy(el: etree._Element) -> etree._Element:
     from copy import deepcopy
 
     return deepcopy(el)
+
+
+_XML_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+def _xml_space(value: str) -> str:
+    """`value` as XPath normalize-space() would give it."""
+    return _XML_SPACE.sub(" ", value).strip(" ")
+
+
+_KEY_XPATHS: dict[tuple[str, tuple[str, ...]], etree.XPath] = {}
+
+
+def _key_xpath(info: SNodeInfo) -> etree.XPath:
+    """Compiled `list[key0=$k0][key1=$k1]...` for one list, key values as variables
+    (never spliced into the expression, so any value is safe)."""
+    xp = _KEY_XPATHS.get((info.tag, info.keys))
+    if xp is None:
+        tags = (info.tag, *info.keys)
+        nsmap = {f"n{i}": t[1:].split("}", 1)[0] for i, t in enumerate(tags) if t[0] == "{"}
+
+        def step(i: int, tag: str) -> str:
+            return f"n{i}:{tag.split('}', 1)[1]}" if tag[0] == "{" else tag
+
+        expr = step(0, info.tag) + "".join(
+            f"[normalize-space({step(i + 1, k)})=$k{i}]" for i, k in enumerate(info.keys)
+        )
+        xp = _KEY_XPATHS[(info.tag, info.keys)] = etree.XPath(expr, namespaces=nsmap)
+    return xp

@@ -15,11 +15,26 @@ NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 # RFC 6241 appendix A: the error-tags and the error-types each may carry.
 ERROR_TAGS = frozenset(
     {
-        "in-use", "invalid-value", "too-big", "missing-attribute", "bad-attribute",
-        "unknown-attribute", "missing-element", "bad-element", "unknown-element",
-        "unknown-namespace", "access-denied", "lock-denied", "resource-denied",
-        "rollback-failed", "data-exists", "data-missing", "operation-not-supported",
-        "operation-failed", "partial-operation", "malformed-message",
+        "in-use",
+        "invalid-value",
+        "too-big",
+        "missing-attribute",
+        "bad-attribute",
+        "unknown-attribute",
+        "missing-element",
+        "bad-element",
+        "unknown-element",
+        "unknown-namespace",
+        "access-denied",
+        "lock-denied",
+        "resource-denied",
+        "rollback-failed",
+        "data-exists",
+        "data-missing",
+        "operation-not-supported",
+        "operation-failed",
+        "partial-operation",
+        "malformed-message",
     }
 )
 ERROR_TYPES = frozenset({"transport", "rpc", "protocol", "application"})

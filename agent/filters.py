@@ -11,67 +11,108 @@ from copy import deepcopy
 from lxml import etree
 
 from agent.errors import RpcError
-from agent.schema_index import LIST, SNodeInfo
+from agent.schema_index import SNodeInfo
 from agent.xmltree import elements, new_element, shallow_with_keys, text_of
 
 
 def subtree(
-    data: etree._Element, filt: etree._Element, index: dict[str, SNodeInfo]
+    data: etree._Element, filt: etree._Element, index: dict[str, SNodeInfo], tag: str
 ) -> etree._Element:
-    out = new_element(data.tag)
-    _select_children(data, elements(filt), index, out)
+    """What the subtree filter `filt` selects of data's children, under a new
+    element `tag`; `data` itself is not modified."""
+    out = new_element(tag)
+    _select(data, _compile(filt), index, out)
     return out
 
 
-def _matches(d: etree._Element, f: etree._Element) -> bool:
-    fq, dq = etree.QName(f), etree.QName(d)
-    # An unqualified filter node matches any namespace (RFC 6241 §6.2.1).
-    return fq.localname == dq.localname and (not fq.namespace or fq.namespace == dq.namespace)
+class _FNode:
+    """One filter node, read once per request instead of once per data node."""
+
+    __slots__ = ("tag", "local", "text", "content", "others")
+
+    def __init__(self, el: etree._Element) -> None:
+        tag = el.tag
+        # An unqualified filter node matches any namespace (RFC 6241 §6.2.1).
+        self.tag = tag if tag[0] == "{" else None
+        self.local = tag.rsplit("}", 1)[-1]
+        kids = elements(el)
+        self.text = text_of(el) if not kids else ""
+        parts = [_FNode(c) for c in kids]
+        self.content = [f for f in parts if f.text]  # content match nodes
+        self.others = [f for f in parts if not f.text]  # containment and selection
+
+    def matches(self, d: etree._Element) -> bool:
+        if self.tag is not None:
+            return d.tag == self.tag
+        t = d.tag
+        return t.rsplit("}", 1)[-1] == self.local
+
+    def content_ok(self, kids: list[etree._Element]) -> bool:
+        """Every content match child of this node matches one of `kids`."""
+        for f in self.content:
+            for d in kids:
+                if f.matches(d) and text_of(d) == f.text:
+                    break
+            else:
+                return False
+        return True
 
 
-def _select_children(
-    data: etree._Element,
-    fnodes: list[etree._Element],
-    schema: dict[str, SNodeInfo],
-    out: etree._Element,
-) -> None:
-    content = [f for f in fnodes if len(f) == 0 and text_of(f)]
-    others = [f for f in fnodes if f not in content]
-    for f in content:
-        if not any(_matches(d, f) and text_of(d) == text_of(f) for d in elements(data)):
-            return  # a failed content match drops the whole sibling set
-    if not others:
-        # Only content match nodes: the whole parent is selected.
-        for d in elements(data):
-            if d.tag not in {c.tag for c in out}:
+def _compile(filt: etree._Element) -> _FNode:
+    root = _FNode(filt)
+    root.text = ""
+    return root
+
+
+def _select(
+    data: etree._Element, f: _FNode, schema: dict[str, SNodeInfo], out: etree._Element
+) -> bool:
+    """Copy into `out` what filter node `f` (matched to `data`) selects of data's
+    children; False if it selects nothing, so `data` is left out of the reply."""
+    kids = elements(data)
+    if not f.content_ok(kids):
+        return False  # a failed content match drops the whole sibling set
+    present = {c.tag for c in out}  # a list entry's keys, copied already
+    if not f.others:
+        # Only content match nodes: the whole parent is selected (an empty
+        # filter has none and selects nothing, RFC 6241 §6.4.2).
+        if not f.content:
+            return False
+        for d in kids:
+            if d.tag not in present:
                 out.append(deepcopy(d))
-        return
+        return True
     done: set[int] = set()
-    for f in content:
-        for d in elements(data):
-            if _matches(d, f) and text_of(d) == text_of(f) and id(d) not in done:
-                out.append(deepcopy(d))
+    for c in f.content:
+        for d in kids:
+            if id(d) not in done and c.matches(d) and text_of(d) == c.text:
                 done.add(id(d))
-    for f in others:
-        for d in elements(data):
-            if id(d) in done or not _matches(d, f):
+                if d.tag not in present:
+                    out.append(deepcopy(d))
+    selected = bool(f.content)
+    for c in f.others:
+        for d in kids:
+            if id(d) in done or not c.matches(d):
                 continue
+            if not c.content and not c.others:  # selection node
+                done.add(id(d))
+                if d.tag not in present:
+                    out.append(deepcopy(d))
+                selected = True
+                continue
+            if c.content and not c.content_ok(elements(d)):
+                continue  # e.g. the other entries of a list filtered by key
             info = schema.get(d.tag)
-            if len(f) == 0:  # selection node
-                out.append(deepcopy(d))
-                done.add(id(d))
-                continue
-            child_schema = info.children if info else {}
             new = shallow_with_keys(d, info)
-            nkeys = len(new)
-            _select_children(d, elements(f), child_schema, new)
-            if len(new) > nkeys or (info is not None and info.kind != LIST and len(new)):
+            if _select(d, c, info.children if info else {}, new):
                 out.append(new)
                 done.add(id(d))
+                selected = True
+    return selected
 
 
 def xpath(
-    data: etree._Element, filt: etree._Element, index: dict[str, SNodeInfo]
+    data: etree._Element, filt: etree._Element, index: dict[str, SNodeInfo], tag: str
 ) -> etree._Element:
     select = filt.get("select")
     if not select:
@@ -91,7 +132,7 @@ def xpath(
             type="protocol",
             info=[("bad-attribute", "select"), ("bad-element", "filter")],
         ) from None
-    out = new_element(data.tag)
+    out = new_element(tag)
     copies: dict[int, etree._Element] = {}
     # An absolute path like /memif:memif starts at a top-level data node, and
     # XPath has one root per document: evaluate on each top-level node as a

@@ -28,46 +28,105 @@ def build_parser() -> argparse.ArgumentParser:
         description="NETCONF/YANG agent for memif interfaces (NETCONF over SSH, RFC 6242).",
     )
     p.add_argument("--address", default="127.0.0.1", help="listen address (default %(default)s)")
-    p.add_argument("--port", type=int, default=8830,
-                   help="listen port (default %(default)s; 0 picks a free port)")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="datastores, host key and users file (default: /var/lib/memif-agent "
-                        "as root, else ~/.local/state/memif-agent)")
-    p.add_argument("--host-key", type=Path, default=None,
-                   help="SSH host private key (default STATE_DIR/ssh_host_ed25519_key; "
-                        "an ed25519 key is generated if missing)")
-    p.add_argument("--users", type=Path, default=None,
-                   help="users file (default STATE_DIR/users; created with admin/admin)")
-    p.add_argument("--socket0", default=DEFAULT_SOCKET0,
-                   help="file name of the built-in memif socket 0 (default %(default)s)")
-    p.add_argument("--recovery-user", default="admin",
-                   help="user whose sessions bypass NACM (RFC 8341 recovery session; "
-                        "default %(default)s)")
-    p.add_argument("--socket-mode", type=lambda v: int(v, 8), default=None,
-                   help="file mode of memif socket files the agent listens on, e.g. 660")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8830,
+        help="listen port (default %(default)s; 0 picks a free port)",
+    )
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="datastores, host key and users file (default: /var/lib/memif-agent "
+        "as root, else ~/.local/state/memif-agent)",
+    )
+    p.add_argument(
+        "--host-key",
+        type=Path,
+        default=None,
+        help="SSH host private key (default STATE_DIR/ssh_host_ed25519_key; "
+        "an ed25519 key is generated if missing)",
+    )
+    p.add_argument(
+        "--users",
+        type=Path,
+        default=None,
+        help="users file (default STATE_DIR/users; created with admin/admin)",
+    )
+    p.add_argument(
+        "--socket0",
+        default=DEFAULT_SOCKET0,
+        help="file name of the built-in memif socket 0 (default %(default)s)",
+    )
+    p.add_argument(
+        "--recovery-user",
+        default="admin",
+        help="user whose sessions bypass NACM (RFC 8341 recovery session; default %(default)s)",
+    )
+    p.add_argument(
+        "--socket-mode",
+        type=lambda v: int(v, 8),
+        default=None,
+        help="file mode of memif socket files the agent listens on, e.g. 660",
+    )
     p.add_argument("--socket-owner", default=None, help="owner (name or uid) of socket files")
     p.add_argument("--socket-group", default=None, help="group (name or gid) of socket files")
-    p.add_argument("--no-dataplane", action="store_true",
-                   help="serve NETCONF without starting the memif dataplane")
-    p.add_argument("--log-level", default="info",
-                   choices=["debug", "info", "warning", "error"], help="(default %(default)s)")
-    p.add_argument("--max-sessions", type=int, default=64,
-                   help="concurrent NETCONF sessions (default %(default)s; 0 = unlimited)")
-    p.add_argument("--max-message-size", type=int, default=32 * 1024 * 1024,
-                   help="largest accepted NETCONF message in bytes; a bigger one closes the "
-                        "session (default %(default)s)")
-    p.add_argument("--idle-timeout", type=float, default=3600,
-                   help="close sessions idle this many seconds (default %(default)s; 0 = never;"
-                        " sessions with a notification subscription are never idle)")
-    p.add_argument("--hello-timeout", type=float, default=30,
-                   help="close sessions that send no <hello> in time (default %(default)s)")
-    p.add_argument("--keepalive", type=float, default=30,
-                   help="SSH keepalive interval; 3 unanswered probes drop the session and "
-                        "free its locks (default %(default)s s; 0 = off)")
-    p.add_argument("--login-timeout", type=float, default=30,
-                   help="SSH authentication time limit (default %(default)s)")
-    p.add_argument("--hash-password", action="store_true",
-                   help="read a password from stdin, print its hash for the users file, exit")
+    p.add_argument(
+        "--no-dataplane",
+        action="store_true",
+        help="serve NETCONF without starting the memif dataplane",
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="(default %(default)s)",
+    )
+    p.add_argument(
+        "--max-sessions",
+        type=int,
+        default=64,
+        help="concurrent NETCONF sessions (default %(default)s; 0 = unlimited)",
+    )
+    p.add_argument(
+        "--max-message-size",
+        type=int,
+        default=32 * 1024 * 1024,
+        help="largest accepted NETCONF message in bytes; a bigger one closes the "
+        "session (default %(default)s)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=3600,
+        help="close sessions idle this many seconds (default %(default)s; 0 = never;"
+        " sessions with a notification subscription are never idle)",
+    )
+    p.add_argument(
+        "--hello-timeout",
+        type=float,
+        default=30,
+        help="close sessions that send no <hello> in time (default %(default)s)",
+    )
+    p.add_argument(
+        "--keepalive",
+        type=float,
+        default=30,
+        help="SSH keepalive interval; 3 unanswered probes drop the session and "
+        "free its locks (default %(default)s s; 0 = off)",
+    )
+    p.add_argument(
+        "--login-timeout",
+        type=float,
+        default=30,
+        help="SSH authentication time limit (default %(default)s)",
+    )
+    p.add_argument(
+        "--hash-password",
+        action="store_true",
+        help="read a password from stdin, print its hash for the users file, exit",
+    )
     return p
 
 
@@ -98,8 +157,7 @@ def prepare_state(opts: argparse.Namespace) -> None:
         fd = os.open(opts.host_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(key.export_private_key())
-        log.info("generated SSH host key %s (%s)", opts.host_key,
-                 key.get_fingerprint())
+        log.info("generated SSH host key %s (%s)", opts.host_key, key.get_fingerprint())
     else:
         kmode = opts.host_key.stat().st_mode & 0o777
         if kmode & 0o077:
@@ -109,8 +167,11 @@ def prepare_state(opts: argparse.Namespace) -> None:
         from agent.users import write_default_users
 
         write_default_users(opts.users)
-        log.warning("created users file %s with user 'admin', password 'admin': "
-                    "change it (memif-agent --hash-password)", opts.users)
+        log.warning(
+            "created users file %s with user 'admin', password 'admin': "
+            "change it (memif-agent --hash-password)",
+            opts.users,
+        )
 
 
 async def serve(opts: argparse.Namespace) -> None:
@@ -125,8 +186,7 @@ async def serve(opts: argparse.Namespace) -> None:
     for addr in addrs:
         # Logged whatever the log level: tests/agent_harness.py and scripts wait
         # for this line and read the port from it.
-        log.log(max(logging.INFO, log.getEffectiveLevel()), "listening on %s:%d",
-                addr[0], addr[1])
+        log.log(max(logging.INFO, log.getEffectiveLevel()), "listening on %s:%d", addr[0], addr[1])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -160,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     # asyncssh logs every channel open/close at info; that is debug detail here.
     logging.getLogger("asyncssh").setLevel(
-        logging.DEBUG if opts.log_level == "debug" else logging.WARNING)
+        logging.DEBUG if opts.log_level == "debug" else logging.WARNING
+    )
     try:
         prepare_state(opts)
     except OSError as e:

@@ -69,10 +69,17 @@ class Monitoring:
             if session.source_host:
                 _sub(s, "source-host", session.source_host)
             _sub(s, "login-time", _ts(session.login_time))
-            counts = (session.in_rpcs, session.in_bad_rpcs, session.out_rpc_errors,
-                      session.out_notifications)
-            for name, value in zip(("in-rpcs", "in-bad-rpcs", "out-rpc-errors",
-                                    "out-notifications"), counts, strict=True):
+            counts = (
+                session.in_rpcs,
+                session.in_bad_rpcs,
+                session.out_rpc_errors,
+                session.out_notifications,
+            )
+            for name, value in zip(
+                ("in-rpcs", "in-bad-rpcs", "out-rpc-errors", "out-notifications"),
+                counts,
+                strict=True,
+            ):
                 _sub(s, name, value)
             totals = [a + b for a, b in zip(totals, counts, strict=True)]
         st = srv.stats
@@ -130,8 +137,12 @@ class Monitoring:
     def get_schema(self, ctx: RpcContext, op: etree._Element) -> etree._Element:
         ident = op.findtext(_Q + "identifier")
         if ident is None or not ident.strip():
-            raise RpcError("missing-element", "get-schema needs an <identifier>",
-                           type="protocol", info=[("bad-element", "identifier")])
+            raise RpcError(
+                "missing-element",
+                "get-schema needs an <identifier>",
+                type="protocol",
+                info=[("bad-element", "identifier")],
+            )
         ident = ident.strip()
         version = (op.findtext(_Q + "version") or "").strip()
         fmt_el = op.find(_Q + "format")
@@ -139,16 +150,23 @@ class Monitoring:
         if fmt_el is not None:
             fmt = _FORMATS.get((fmt_el.text or "").strip().rsplit(":", 1)[-1])
             if fmt is None:
-                raise RpcError("invalid-value", f"schema format {fmt_el.text!r} is not served "
-                               "(yang and yin are)", path="/ncm:get-schema/ncm:format",
-                               info=[("bad-element", "format")])
-        module = next((m for m in self.server.schema
-                       if m.name() == ident and ident != "yang"), None)
+                raise RpcError(
+                    "invalid-value",
+                    f"schema format {fmt_el.text!r} is not served (yang and yin are)",
+                    path="/ncm:get-schema/ncm:format",
+                    info=[("bad-element", "format")],
+                )
+        module = next(
+            (m for m in self.server.schema if m.name() == ident and ident != "yang"), None
+        )
         if module is None or (version and version != _revision(module)):
             which = f"{ident}@{version}" if version else ident
-            raise RpcError("invalid-value", f"no schema {which} on this server",
-                           path="/ncm:get-schema/ncm:identifier",
-                           info=[("bad-element", "identifier")])
+            raise RpcError(
+                "invalid-value",
+                f"no schema {which} on this server",
+                path="/ncm:get-schema/ncm:identifier",
+                info=[("bad-element", "identifier")],
+            )
         out = etree.Element(_Q + "data", nsmap={None: NCM_NS})
         out.text = module_text(module, fmt)
         return out

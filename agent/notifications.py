@@ -95,25 +95,36 @@ class Notifications:
     def create_subscription(self, ctx: RpcContext, op: etree._Element) -> None:
         session = ctx.session
         if session.subscription is not None:
-            raise RpcError("in-use", "this session already has a notification subscription",
-                           type="protocol")
+            raise RpcError(
+                "in-use", "this session already has a notification subscription", type="protocol"
+            )
         stream = (op.findtext(_Q + "stream") or STREAM).strip()
         if stream != STREAM:
-            raise RpcError("invalid-value", f"no event stream {stream!r} (only {STREAM})",
-                           path="/ncEvent:create-subscription/ncEvent:stream",
-                           info=[("bad-element", "stream")])
+            raise RpcError(
+                "invalid-value",
+                f"no event stream {stream!r} (only {STREAM})",
+                path="/ncEvent:create-subscription/ncEvent:stream",
+                info=[("bad-element", "stream")],
+            )
         start, stop = op.find(_Q + "startTime"), op.find(_Q + "stopTime")
         if stop is not None and start is None:
-            raise RpcError("missing-element", "stopTime needs a startTime", type="protocol",
-                           info=[("bad-element", "startTime")])
+            raise RpcError(
+                "missing-element",
+                "stopTime needs a startTime",
+                type="protocol",
+                info=[("bad-element", "startTime")],
+            )
         if start is not None:
-            raise RpcError("operation-failed",
-                           f"stream {STREAM} does not support replay (no startTime)",
-                           info=[("bad-element", "startTime")])
+            raise RpcError(
+                "operation-failed",
+                f"stream {STREAM} does not support replay (no startTime)",
+                info=[("bad-element", "startTime")],
+            )
         # RFC 5277 puts <filter> in the notification namespace; clients (ncclient)
         # also send it in the base namespace or none, so accept it by local name.
-        filt = next((c for c in op if isinstance(c.tag, str)
-                     and etree.QName(c).localname == "filter"), None)
+        filt = next(
+            (c for c in op if isinstance(c.tag, str) and etree.QName(c).localname == "filter"), None
+        )
         kind, compiled = None, None
         if filt is not None:
             kind, compiled = self._compile_filter(filt)
@@ -127,9 +138,12 @@ class Notifications:
         if ftype == "xpath":
             select = filt.get("select")
             if not select:
-                raise RpcError("missing-attribute", "an xpath filter needs a select attribute",
-                               type="protocol",
-                               info=[("bad-attribute", "select"), ("bad-element", "filter")])
+                raise RpcError(
+                    "missing-attribute",
+                    "an xpath filter needs a select attribute",
+                    type="protocol",
+                    info=[("bad-attribute", "select"), ("bad-element", "filter")],
+                )
             # Prefixes declared on the filter win; module names and module prefixes
             # of the schema resolve the rest, as clients often leave them undeclared.
             nsmap = {p: u for p, u in PATH_PREFIXES.items() if p != "xml"}
@@ -139,21 +153,38 @@ class Notifications:
                 compiled(etree.ElementTree(etree.Element("probe")))  # unknown prefixes, functions
                 return "xpath", compiled
             except etree.XPathError as e:
-                raise RpcError("invalid-value", f"bad XPath filter {select!r}: {e}",
-                               info=[("bad-element", "filter")]) from None
-        raise RpcError("bad-attribute", f"unknown filter type {ftype!r}", type="protocol",
-                       info=[("bad-attribute", "type"), ("bad-element", "filter")])
+                raise RpcError(
+                    "invalid-value",
+                    f"bad XPath filter {select!r}: {e}",
+                    info=[("bad-element", "filter")],
+                ) from None
+        raise RpcError(
+            "bad-attribute",
+            f"unknown filter type {ftype!r}",
+            type="protocol",
+            info=[("bad-attribute", "type"), ("bad-element", "filter")],
+        )
 
     # -- delivery ---------------------------------------------------------------------
 
     def route(self, event: etree._Element) -> None:
-        subscribers = [s for s in self.server.sessions.values()
-                       if s.subscription is not None and s.state == "open"]
+        subscribers = [
+            s
+            for s in self.server.sessions.values()
+            if s.subscription is not None and s.state == "open"
+        ]
         if not subscribers:
             return
         body = etree.tostring(event, with_tail=False)
-        message = (b'<notification xmlns="' + NOTIF_NS.encode() + b'"><eventTime>'
-                   + event_time().encode() + b"</eventTime>" + body + b"</notification>")
+        message = (
+            b'<notification xmlns="'
+            + NOTIF_NS.encode()
+            + b'"><eventTime>'
+            + event_time().encode()
+            + b"</eventTime>"
+            + body
+            + b"</notification>"
+        )
         checks = self.server.notification_checks
         for session in subscribers:
             try:

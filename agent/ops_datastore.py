@@ -108,16 +108,18 @@ def _choice(op: etree._Element, name: str, allowed: tuple[str, ...], default: st
 
 
 def _filtered_data(ds: Datastores, tree: etree._Element, op: etree._Element) -> etree._Element:
-    data = etree.Element(NC + "data", nsmap={None: NC_NS})
-    for child in elements(tree):
-        data.append(deepcopy(child))
     filt = _param(op, "filter")
-    if filt is not None:
+    if filt is None:
+        data = etree.Element(NC + "data", nsmap={None: NC_NS})
+        for child in elements(tree):
+            data.append(deepcopy(child))
+    else:
+        # Both filters copy what they select into a new tree: no full copy first.
         kind = filt.get("type", "subtree")
         if kind == "subtree":
-            data = filters.subtree(data, filt, ds.index)
+            data = filters.subtree(tree, filt, ds.index, NC + "data")
         elif kind == "xpath":
-            data = filters.xpath(data, filt, ds.index)
+            data = filters.xpath(tree, filt, ds.index, NC + "data")
         else:
             raise RpcError(
                 "bad-attribute",
@@ -294,7 +296,7 @@ def register(server: Any) -> None:
         if applier is None:
             return
         try:
-            await applier.apply(None, ds.running)
+            await applier.apply(ds.typed.get(ds.running))
         except (RpcError, RpcErrors) as e:
             log.error("running configuration could not be applied at start-up: %s", e)
 

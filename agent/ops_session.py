@@ -18,23 +18,41 @@ def close_session(ctx: RpcContext, op: etree._Element) -> None:
 def kill_session(ctx: RpcContext, op: etree._Element) -> None:
     el = op.find(_SESSION_ID)
     if el is None:
-        raise RpcError("missing-element", "kill-session needs a <session-id>", type="protocol",
-                       path="/nc:rpc/nc:kill-session", info=[("bad-element", "session-id")])
+        raise RpcError(
+            "missing-element",
+            "kill-session needs a <session-id>",
+            type="protocol",
+            path="/nc:rpc/nc:kill-session",
+            info=[("bad-element", "session-id")],
+        )
     text = (el.text or "").strip()
     try:
         target = int(text)
         if target < 1 or target > 4294967295:
             raise ValueError
     except ValueError:
-        raise RpcError("invalid-value", f"session-id {text!r} is not a session number",
-                       type="protocol", path="/nc:rpc/nc:kill-session/nc:session-id") from None
+        raise RpcError(
+            "invalid-value",
+            f"session-id {text!r} is not a session number",
+            type="protocol",
+            path="/nc:rpc/nc:kill-session/nc:session-id",
+        ) from None
     if target == ctx.session_id:
-        raise RpcError("invalid-value", "a session cannot kill itself; use close-session",
-                       type="protocol", path="/nc:rpc/nc:kill-session/nc:session-id")
-    if not ctx.server.kill_session(target, f"killed by session {ctx.session_id}",
-                                   killed_by=ctx.session_id):
-        raise RpcError("invalid-value", f"no session {target}", type="protocol",
-                       path="/nc:rpc/nc:kill-session/nc:session-id")
+        raise RpcError(
+            "invalid-value",
+            "a session cannot kill itself; use close-session",
+            type="protocol",
+            path="/nc:rpc/nc:kill-session/nc:session-id",
+        )
+    if not ctx.server.kill_session(
+        target, f"killed by session {ctx.session_id}", killed_by=ctx.session_id
+    ):
+        raise RpcError(
+            "invalid-value",
+            f"no session {target}",
+            type="protocol",
+            path="/nc:rpc/nc:kill-session/nc:session-id",
+        )
 
 
 def register(server) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from agent.errors import RpcError
 from agent.memif_config import (
     _IFNAME,
+    Interface,
     MemifConfig,
     interface_path,
     socket_path,
@@ -58,7 +59,7 @@ def _check_sockets(cfg: MemifConfig, socket0: str, errors: list[RpcError]) -> No
 
 
 def _check_interfaces(cfg: MemifConfig, old: MemifConfig | None, errors: list[RpcError]) -> None:
-    role_of: dict[int, tuple[str, str]] = {}
+    role_of: dict[int, tuple[str, Interface]] = {}
     for (sid, iid), itf in cfg.interfaces.items():
         if sid != 0 and sid not in cfg.sockets:
             if old is not None and sid in old.sockets:
@@ -79,12 +80,12 @@ def _check_interfaces(cfg: MemifConfig, old: MemifConfig | None, errors: list[Rp
                         app_tag="instance-required",
                     )
                 )
-        first = role_of.setdefault(sid, (itf.role, itf.name))
+        first = role_of.setdefault(sid, (itf.role, itf))  # names only for a message
         if first[0] != itf.role:
             errors.append(
                 RpcError(
                     "invalid-value",
-                    f"{itf.name}: role {itf.role} conflicts with {first[1]} ({first[0]}); all "
+                    f"{itf.name}: role {itf.role} conflicts with {first[1].name} ({first[0]}); all "
                     f"interfaces of socket {sid} must have the same role",
                     path=interface_path(sid, iid, "role"),
                     app_tag="socket-role-conflict",

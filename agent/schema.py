@@ -23,8 +23,13 @@ SERVED_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "ietf-netconf",
         (
-            "writable-running", "candidate", "confirmed-commit", "rollback-on-error",
-            "validate", "startup", "xpath",
+            "writable-running",
+            "candidate",
+            "confirmed-commit",
+            "rollback-on-error",
+            "validate",
+            "startup",
+            "xpath",
         ),
     ),
     ("ietf-netconf-with-defaults", ()),

@@ -58,8 +58,10 @@ def _info(snode: libyang.SNode) -> SNodeInfo | None:
 
         leaf = ffi.cast("struct lysc_node_leaf *", d)
         if leaf.dflt != ffi.NULL:
-            info.default = str(snode.default()).lower() if isinstance(snode.default(), bool) else (
-                str(snode.default())
+            info.default = (
+                str(snode.default()).lower()
+                if isinstance(snode.default(), bool)
+                else (str(snode.default()))
             )
     elif kind == LEAFLIST:
         info.user_ordered = snode.ordered()

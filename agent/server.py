@@ -222,8 +222,9 @@ class Server:
             except Exception:
                 log.exception("session-gone hook %r failed", fn)
 
-    def kill_session(self, session_id: int, reason: str = "killed",
-                     killed_by: int | None = None) -> bool:
+    def kill_session(
+        self, session_id: int, reason: str = "killed", killed_by: int | None = None
+    ) -> bool:
         session = self.sessions.get(session_id)
         if session is None:
             return False
@@ -288,25 +289,34 @@ class Server:
         elif isinstance(exc, RpcErrors):
             errors = exc.errors
         else:
-            log.exception("RPC %s (session %d) failed", request.op.tag, session.session_id,
-                          exc_info=exc)
+            log.exception(
+                "RPC %s (session %d) failed", request.op.tag, session.session_id, exc_info=exc
+            )
             errors = [RpcError("operation-failed", f"internal error: {type(exc).__name__}: {exc}")]
         return session.error_reply(request, errors)
 
     def _unknown_rpc(self, op: etree._Element) -> RpcError:
         q = etree.QName(op)
         if not q.namespace:
-            return RpcError("unknown-namespace", f"operation <{q.localname}> has no namespace",
-                            type="protocol",
-                            info=[("bad-element", q.localname), ("bad-namespace", "")])
+            return RpcError(
+                "unknown-namespace",
+                f"operation <{q.localname}> has no namespace",
+                type="protocol",
+                info=[("bad-element", q.localname), ("bad-namespace", "")],
+            )
         if not self._known_namespace(q.namespace):
-            return RpcError("unknown-namespace",
-                            f"no YANG module of this server has namespace {q.namespace}",
-                            type="protocol",
-                            info=[("bad-element", q.localname), ("bad-namespace", q.namespace)])
-        return RpcError("operation-not-supported",
-                        f"operation <{q.localname}> ({q.namespace}) is not supported",
-                        type="protocol", info=[("bad-element", q.localname)])
+            return RpcError(
+                "unknown-namespace",
+                f"no YANG module of this server has namespace {q.namespace}",
+                type="protocol",
+                info=[("bad-element", q.localname), ("bad-namespace", q.namespace)],
+            )
+        return RpcError(
+            "operation-not-supported",
+            f"operation <{q.localname}> ({q.namespace}) is not supported",
+            type="protocol",
+            info=[("bad-element", q.localname)],
+        )
 
     def _known_namespace(self, ns: str) -> bool:
         if any(k.startswith(f"{{{ns}}}") for k in self._rpcs):

@@ -145,9 +145,7 @@ def path_nsmap(path: str | None) -> dict[str, str] | None:
 
 
 def error_xml(errors: Iterable[RpcError]) -> bytes:
-    return b"".join(
-        etree.tostring(e.to_xml(path_nsmap(e.path)), with_tail=False) for e in errors
-    )
+    return b"".join(etree.tostring(e.to_xml(path_nsmap(e.path)), with_tail=False) for e in errors)
 
 
 class Session:
@@ -282,8 +280,9 @@ class Session:
 
     def _parse(self, msg: bytes) -> etree._Element:
         if b"<!DOCTYPE" in msg:
-            raise RpcError("malformed-message", "DTDs and entity declarations are not accepted",
-                           type="rpc")
+            raise RpcError(
+                "malformed-message", "DTDs and entity declarations are not accepted", type="rpc"
+            )
         try:
             return etree.fromstring(msg, self.parser)
         except etree.XMLSyntaxError as e:
@@ -326,21 +325,33 @@ class Session:
         attrs = root.attrib
         message_id = attrs.get("message-id")
         if message_id is None:
-            err = RpcError("missing-attribute", "<rpc> has no message-id attribute", type="rpc",
-                           info=[("bad-attribute", "message-id"), ("bad-element", "rpc")])
+            err = RpcError(
+                "missing-attribute",
+                "<rpc> has no message-id attribute",
+                type="rpc",
+                info=[("bad-attribute", "message-id"), ("bad-element", "rpc")],
+            )
             return self.error_reply(None, [err], bad_rpc=True)
         request = Request(None, message_id, dict(attrs), root.nsmap)
         op = None
         for child in root:
             if op is not None:
                 bad = etree.QName(child).localname
-                err = RpcError("unknown-element", "<rpc> must hold exactly one operation",
-                               type="protocol", info=[("bad-element", bad)])
+                err = RpcError(
+                    "unknown-element",
+                    "<rpc> must hold exactly one operation",
+                    type="protocol",
+                    info=[("bad-element", bad)],
+                )
                 return self.error_reply(request, [err], bad_rpc=True)
             op = child
         if op is None:
-            err = RpcError("missing-element", "<rpc> holds no operation", type="protocol",
-                           info=[("bad-element", "rpc")])
+            err = RpcError(
+                "missing-element",
+                "<rpc> holds no operation",
+                type="protocol",
+                info=[("bad-element", "rpc")],
+            )
             return self.error_reply(request, [err], bad_rpc=True)
         request.op = op
         return request
@@ -348,13 +359,19 @@ class Session:
     def _bad_envelope(self, root: etree._Element) -> bytes:
         q = etree.QName(root)
         if q.localname == "rpc":
-            err = RpcError("unknown-namespace",
-                           f"<rpc> must be in namespace {NC_NS}, not {q.namespace or 'none'}",
-                           type="protocol",
-                           info=[("bad-element", "rpc"), ("bad-namespace", q.namespace or "")])
+            err = RpcError(
+                "unknown-namespace",
+                f"<rpc> must be in namespace {NC_NS}, not {q.namespace or 'none'}",
+                type="protocol",
+                info=[("bad-element", "rpc"), ("bad-namespace", q.namespace or "")],
+            )
         else:
-            err = RpcError("unknown-element", f"expected <rpc>, got <{q.localname}>",
-                           type="protocol", info=[("bad-element", q.localname)])
+            err = RpcError(
+                "unknown-element",
+                f"expected <rpc>, got <{q.localname}>",
+                type="protocol",
+                info=[("bad-element", q.localname)],
+            )
         mid = root.get("message-id")
         req = Request(None, mid, {"message-id": mid}, None) if mid is not None else None
         return self.error_reply(req, [err], bad_rpc=True)

@@ -23,25 +23,40 @@ log = logging.getLogger(__name__)
 
 # Modern algorithms only: no SHA-1, no CBC, no DSA, no group1/group14-sha1.
 KEX_ALGS = [
-    "mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org",
-    "curve448-sha512", "ecdh-sha2-nistp521", "ecdh-sha2-nistp384", "ecdh-sha2-nistp256",
-    "diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
+    "mlkem768x25519-sha256",
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "curve448-sha512",
+    "ecdh-sha2-nistp521",
+    "ecdh-sha2-nistp384",
+    "ecdh-sha2-nistp256",
+    "diffie-hellman-group18-sha512",
+    "diffie-hellman-group16-sha512",
     "diffie-hellman-group14-sha256",
 ]
 # chacha20-poly1305 is left out on purpose: asyncssh builds two cipher contexts
 # per packet for it in Python, which halved RPC throughput here; AES-GCM runs in
 # OpenSSL with AES-NI and every current client offers it.
 ENCRYPTION_ALGS = [
-    "aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
-    "aes128-ctr", "aes192-ctr", "aes256-ctr",
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
 ]
 MAC_ALGS = [
-    "hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
-    "hmac-sha2-256", "hmac-sha2-512",
+    "hmac-sha2-256-etm@openssh.com",
+    "hmac-sha2-512-etm@openssh.com",
+    "hmac-sha2-256",
+    "hmac-sha2-512",
 ]
 SIGNATURE_ALGS = [
-    "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-    "rsa-sha2-512", "rsa-sha2-256",
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
 ]
 
 # Stop reading from a client that queues this many requests without reading replies.
@@ -92,8 +107,12 @@ class _SSHServer(asyncssh.SSHServer):
             try:
                 self._conn.set_authorized_keys(str(user.authorized_keys))
             except (OSError, ValueError, asyncssh.KeyImportError) as e:
-                log.error("cannot read authorized keys %s of user %s: %s",
-                          user.authorized_keys, username, e)
+                log.error(
+                    "cannot read authorized keys %s of user %s: %s",
+                    user.authorized_keys,
+                    username,
+                    e,
+                )
         return True  # always ask: do not reveal which user names exist
 
     def password_auth_supported(self) -> bool:
@@ -114,8 +133,12 @@ class _SSHServer(asyncssh.SSHServer):
             log.info("user %s logged in from %s (password)", username, self._peer)
             return True
         delay = self._throttle.failed(self._peer)
-        log.warning("failed login for user %r from %s (password); delaying %.1fs",
-                    username, self._peer, delay)
+        log.warning(
+            "failed login for user %r from %s (password); delaying %.1fs",
+            username,
+            self._peer,
+            delay,
+        )
         await asyncio.sleep(delay)
         return False
 
@@ -156,8 +179,11 @@ class NetconfChannel(asyncssh.SSHServerSession):
         opts = self._server.options
         max_sessions = getattr(opts, "max_sessions", 0) or 0
         if max_sessions and len(self._server.sessions) >= max_sessions:
-            log.warning("refusing NETCONF session from %s: %d sessions open (max-sessions)",
-                        self._peer, len(self._server.sessions))
+            log.warning(
+                "refusing NETCONF session from %s: %d sessions open (max-sessions)",
+                self._peer,
+                len(self._server.sessions),
+            )
             self._server.stats.dropped_sessions += 1
             return False
         return True
@@ -213,8 +239,9 @@ class NetconfChannel(asyncssh.SSHServerSession):
         if self._timer is not None:
             self._timer.cancel()
         if self.session is not None:
-            log.info("session %d ended (%s)", self.session.session_id,
-                     exc if exc else "channel closed")
+            log.info(
+                "session %d ended (%s)", self.session.session_id, exc if exc else "channel closed"
+            )
             self._server.end_session(self.session)
 
     # -- transport interface used by Session ------------------------------------
@@ -310,13 +337,18 @@ class NetconfChannel(asyncssh.SSHServerSession):
             self.close(f"no <hello> within {hello}s")
             return
         # A session with a notification subscription is busy listening, not idle.
-        if (idle and self.session.subscription is None
-                and not self._busy and now - self._last_activity >= idle):
+        if (
+            idle
+            and self.session.subscription is None
+            and not self._busy
+            and now - self._last_activity >= idle
+        ):
             self.session.end_reason = "timeout"
             self.close(f"idle for {idle}s")
             return
-        next_check = min(x for x in (idle, hello if self.session.state == "hello" else 0, 3600)
-                         if x > 0)
+        next_check = min(
+            x for x in (idle, hello if self.session.state == "hello" else 0, 3600) if x > 0
+        )
         wait = max(0.05, next_check - (now - self._last_activity))
         self._timer = asyncio.get_running_loop().call_later(wait, self._check_timeouts)
 

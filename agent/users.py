@@ -47,8 +47,15 @@ def _b64(data: bytes) -> str:
 
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    dk = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
-                        maxmem=64 * 1024 * 1024, dklen=32)
+    dk = hashlib.scrypt(
+        password.encode(),
+        salt=salt,
+        n=SCRYPT_N,
+        r=SCRYPT_R,
+        p=SCRYPT_P,
+        maxmem=64 * 1024 * 1024,
+        dklen=32,
+    )
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(dk)}"
 
 
@@ -61,8 +68,15 @@ def verify_password(stored: str | None, password: str) -> bool:
         if parts[0] == "scrypt" and len(parts) == 6:
             n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
             salt, want = base64.b64decode(parts[4]), base64.b64decode(parts[5])
-            got = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p,
-                                 maxmem=256 * 1024 * 1024, dklen=len(want))
+            got = hashlib.scrypt(
+                password.encode(),
+                salt=salt,
+                n=n,
+                r=r,
+                p=p,
+                maxmem=256 * 1024 * 1024,
+                dklen=len(want),
+            )
         elif parts[0] == "pbkdf2-sha256" and len(parts) == 4:
             iterations = int(parts[1])
             salt, want = base64.b64decode(parts[2]), base64.b64decode(parts[3])
@@ -85,8 +99,10 @@ def parse_users(text: str, base_dir: Path) -> dict[str, User]:
             raise ValueError(f"users file line {lineno}: expected name:hash:keys-file:groups")
         name, pw_hash, keys, groups = fields
         if pw_hash and pw_hash.split("$")[0] not in ("scrypt", "pbkdf2-sha256"):
-            raise ValueError(f"users file line {lineno}: unsupported password hash for {name!r}"
-                             " (clear-text passwords are not accepted)")
+            raise ValueError(
+                f"users file line {lineno}: unsupported password hash for {name!r}"
+                " (clear-text passwords are not accepted)"
+            )
         key_path = (base_dir / keys) if keys else None
         users[name] = User(
             name=name,
@@ -131,8 +147,11 @@ class UserDB:
         if stamp == self._stamp:
             return
         if st.st_mode & 0o077:
-            log.warning("users file %s is readable by others (mode %o); use 0600",
-                        self.path, st.st_mode & 0o777)
+            log.warning(
+                "users file %s is readable by others (mode %o); use 0600",
+                self.path,
+                st.st_mode & 0o777,
+            )
         self._users = parse_users(self.path.read_text(), self.path.parent)
         self._stamp = stamp
 

@@ -20,13 +20,15 @@ def validate_config(
     *,
     old: etree._Element | MemifConfig | None = None,
     socket0: str = rules.DEFAULT_SOCKET0,
+    typed: MemifConfig | None = None,
 ) -> MemifConfig:
     """Validate `config` (a <config>/<data> wrapper); returns its typed memif view.
 
     `old` is the running configuration the change starts from, for rules about
-    changes (a socket in use cannot be deleted or renamed). Raises RpcErrors.
+    changes (a socket in use cannot be deleted or renamed). `typed` is config's
+    typed view if the caller already has it. Raises RpcErrors.
     """
-    cfg = MemifConfig.from_config(config)
+    cfg = typed if typed is not None else MemifConfig.from_config(config)
     if old is not None and not isinstance(old, MemifConfig):
         old = MemifConfig.from_config(old)
     errors = rules.check(cfg, old, socket0)

@@ -50,11 +50,17 @@ class AgentProcess:
 
     def command(self) -> list[str]:
         args = [
-            sys.executable, "-m", "agent.main",
-            "--address", "127.0.0.1",
-            "--port", str(self.port),
-            "--state-dir", str(self.state_dir),
-            "--socket0", self.socket0,
+            sys.executable,
+            "-m",
+            "agent.main",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--state-dir",
+            str(self.state_dir),
+            "--socket0",
+            self.socket0,
         ]
         if "--log-level" not in self.extra_args:
             args += ["--log-level", "info"]
@@ -66,8 +72,14 @@ class AgentProcess:
         log = open(self.log_path, "ab")
         self._log_offset = log.tell()
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(self.command(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env)
+        self.proc = subprocess.Popen(
+            self.command(),
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -114,8 +126,16 @@ class AgentProcess:
     def connect(self, username: str = "admin", password: str | None = "admin", **kw):
         from ncclient import manager
 
-        args = dict(host="127.0.0.1", port=self.port, username=username, password=password,
-                    hostkey_verify=False, allow_agent=False, look_for_keys=False, timeout=30)
+        args = dict(
+            host="127.0.0.1",
+            port=self.port,
+            username=username,
+            password=password,
+            hostkey_verify=False,
+            allow_agent=False,
+            look_for_keys=False,
+            timeout=30,
+        )
         args.update(kw)
         m = manager.connect(**args)
         self._managers.append(m)
@@ -151,14 +171,15 @@ class AgentProcess:
             return ""
 
 
-
 # -- raw NETCONF over SSH, for framing and hostile-input tests ------------------------
 
 _NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
-HELLO11 = (b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
-           b"<capability>urn:ietf:params:netconf:base:1.0</capability>"
-           b"<capability>urn:ietf:params:netconf:base:1.1</capability>"
-           b"</capabilities></hello>]]>]]>")
+HELLO11 = (
+    b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
+    b"<capability>urn:ietf:params:netconf:base:1.0</capability>"
+    b"<capability>urn:ietf:params:netconf:base:1.1</capability>"
+    b"</capabilities></hello>]]>]]>"
+)
 HELLO10 = HELLO11.replace(b"<capability>urn:ietf:params:netconf:base:1.1</capability>", b"")
 
 
@@ -167,8 +188,10 @@ def chunk(msg: bytes) -> bytes:
 
 
 def rpc(body: bytes, mid) -> bytes:
-    return (b'<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="%s">%s</rpc>'
-            % (str(mid).encode(), body))
+    return b'<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="%s">%s</rpc>' % (
+        str(mid).encode(),
+        body,
+    )
 
 
 class Raw:
@@ -190,9 +213,15 @@ class Raw:
     async def open(cls, port, hello=HELLO11, username="admin", password="admin", **kw):
         import asyncssh
 
-        conn = await asyncssh.connect("127.0.0.1", port, username=username, password=password,
-                                      known_hosts=None, client_keys=kw.pop("client_keys", None),
-                                      **kw)
+        conn = await asyncssh.connect(
+            "127.0.0.1",
+            port,
+            username=username,
+            password=password,
+            known_hosts=None,
+            client_keys=kw.pop("client_keys", None),
+            **kw,
+        )
         writer, reader, _ = await conn.open_session(subsystem="netconf", encoding=None)
         self = cls(conn, writer, reader, b"base:1.1" in hello)
         server_hello = await self.read()

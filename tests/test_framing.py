@@ -17,6 +17,7 @@ def chunked() -> Framer:
 
 # -- base:1.0 end-of-message ------------------------------------------------------
 
+
 def test_eom_single_and_pipelined():
     f = Framer()
     assert f.messages(b"<a/>]]>]]><b/>]]>]]><c") == [b"<a/>", b"<b/>"]
@@ -47,14 +48,17 @@ def test_eom_too_big_with_delimiter():
 
 # -- base:1.1 chunked ----------------------------------------------------------------
 
+
 def test_chunked_rfc6242_example():
     # RFC 6242 section 4.2: one message in two chunks.
-    data = (b"\n#4\n<rpc\n#18\n message-id=\"102\"\n\n#79\n"
-            b"     xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">\n  <close-session/>\n</rpc>"
-            b"\n##\n")
+    data = (
+        b'\n#4\n<rpc\n#18\n message-id="102"\n\n#79\n'
+        b'     xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">\n  <close-session/>\n</rpc>'
+        b"\n##\n"
+    )
     f = chunked()
     (msg,) = f.messages(data)
-    assert msg.startswith(b"<rpc message-id=\"102\"")
+    assert msg.startswith(b'<rpc message-id="102"')
     assert msg.endswith(b"</rpc>")
 
 
@@ -76,20 +80,20 @@ def test_chunk_may_contain_delimiter_bytes():
 @pytest.mark.parametrize(
     "data",
     [
-        b"#4\n<rpc\n##\n",          # missing leading LF
-        b"\n4\n<rpc\n##\n",         # missing '#'
-        b"\n#0\n\n##\n",            # zero size
-        b"\n#04\n<rpc\n##\n",       # leading zero
-        b"\n#4x\n<rpc\n##\n",       # non-digit
-        b"\n#-4\n<rpc\n##\n",       # sign
-        b"\n#\n<rpc\n##\n",         # no digits
-        b"\n#4294967296\n",         # above 2^32-1
-        b"\n#12345678901\n",        # header too long
-        b"\n##\n",                  # end marker with no chunk
-        b"\n#4\n<rpc\n#x\n",        # broken second header
-        b"\n#4\n<rpc\n##x",         # broken end marker
-        b"\n#4\n<rpcX##\n",         # data longer than declared
-        b" \n#4\n<rpc\n##\n",       # garbage before header
+        b"#4\n<rpc\n##\n",  # missing leading LF
+        b"\n4\n<rpc\n##\n",  # missing '#'
+        b"\n#0\n\n##\n",  # zero size
+        b"\n#04\n<rpc\n##\n",  # leading zero
+        b"\n#4x\n<rpc\n##\n",  # non-digit
+        b"\n#-4\n<rpc\n##\n",  # sign
+        b"\n#\n<rpc\n##\n",  # no digits
+        b"\n#4294967296\n",  # above 2^32-1
+        b"\n#12345678901\n",  # header too long
+        b"\n##\n",  # end marker with no chunk
+        b"\n#4\n<rpc\n#x\n",  # broken second header
+        b"\n#4\n<rpc\n##x",  # broken end marker
+        b"\n#4\n<rpcX##\n",  # data longer than declared
+        b" \n#4\n<rpc\n##\n",  # garbage before header
     ],
 )
 def test_chunked_framing_errors(data):
@@ -162,8 +166,10 @@ def test_chunked_roundtrip_any_split(msgs, splits, data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.binary(max_size=200).filter(lambda b: b"]]>]]>" not in b), min_size=1,
-                max_size=8), st.integers(1, 50))
+@given(
+    st.lists(st.binary(max_size=200).filter(lambda b: b"]]>]]>" not in b), min_size=1, max_size=8),
+    st.integers(1, 50),
+)
 def test_eom_roundtrip_any_split(msgs, step):
     stream = b"".join(m + b"]]>]]>" for m in msgs)
     # A message ending in a prefix of the delimiter would merge with it; skip those.

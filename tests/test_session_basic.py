@@ -36,8 +36,9 @@ def test_close_session_ends_channel(core_agent):
 def test_kill_session_other(core_agent):
     a = core_agent.connect()
     b = core_agent.connect()
-    r = a.dispatch(to_ele(f'<kill-session xmlns="{NC}"><session-id>{b.session_id}'
-                          "</session-id></kill-session>"))
+    r = a.dispatch(
+        to_ele(f'<kill-session xmlns="{NC}"><session-id>{b.session_id}</session-id></kill-session>')
+    )
     assert r.ok
     # the victim's transport is closed by the agent
     import time
@@ -48,16 +49,20 @@ def test_kill_session_other(core_agent):
     assert not b.connected
     # a keeps working; an unknown session is invalid-value
     with pytest.raises(RPCError) as ei:
-        a.dispatch(to_ele(f'<kill-session xmlns="{NC}"><session-id>99999'
-                          "</session-id></kill-session>"))
+        a.dispatch(
+            to_ele(f'<kill-session xmlns="{NC}"><session-id>99999</session-id></kill-session>')
+        )
     assert ei.value.tag == "invalid-value"
 
 
 def test_kill_session_self_is_invalid_value(core_agent):
     a = core_agent.connect()
     with pytest.raises(RPCError) as ei:
-        a.dispatch(to_ele(f'<kill-session xmlns="{NC}"><session-id>{a.session_id}'
-                          "</session-id></kill-session>"))
+        a.dispatch(
+            to_ele(
+                f'<kill-session xmlns="{NC}"><session-id>{a.session_id}</session-id></kill-session>'
+            )
+        )
     assert ei.value.tag == "invalid-value"
     assert ei.value.type == "protocol"
     assert a.connected

@@ -32,6 +32,7 @@ def core(start_agent, tmp_path):
 
 # -- get-schema -------------------------------------------------------------------------
 
+
 def test_get_schema_returns_our_module_text(core):
     m = core.connect()
     reply = m.get_schema("memif-agent")
@@ -62,13 +63,18 @@ def test_get_schema_yin_and_errors(core):
 
 # -- monitoring state (in process; <get> itself belongs to the datastore module) ---------
 
+
 def _server_with_sessions():
-    srv = build_server(SimpleNamespace(max_message_size=0, users=None),
-                       modules=("agent.ops_session", "agent.monitoring", "agent.notifications"))
+    srv = build_server(
+        SimpleNamespace(max_message_size=0, users=None),
+        modules=("agent.ops_session", "agent.monitoring", "agent.notifications"),
+    )
     s = srv.new_session("alice", "192.0.2.7")
-    s.receive(b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
-              b"<capability>urn:ietf:params:netconf:base:1.1</capability>"
-              b"</capabilities></hello>]]>]]>")
+    s.receive(
+        b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
+        b"<capability>urn:ietf:params:netconf:base:1.1</capability>"
+        b"</capabilities></hello>]]>]]>"
+    )
     return srv, s
 
 
@@ -114,16 +120,19 @@ def test_yang_library_state_lists_modules_without_file_paths():
 
 # -- notifications ----------------------------------------------------------------------
 
+
 def test_session_events_reach_subscriber(core):
     m = core.connect()
     m.create_subscription()
     other = core.connect()
     sid = other.session_id
-    r = m.dispatch(to_ele(f'<kill-session xmlns="{NC_NS}"><session-id>{sid}</session-id>'
-                          "</kill-session>"))
+    r = m.dispatch(
+        to_ele(f'<kill-session xmlns="{NC_NS}"><session-id>{sid}</session-id></kill-session>')
+    )
     assert r.ok
-    events = [etree.fromstring(m.take_notification(timeout=5).notification_xml.encode())
-              for _ in range(2)]
+    events = [
+        etree.fromstring(m.take_notification(timeout=5).notification_xml.encode()) for _ in range(2)
+    ]
     start, end = (e[1] for e in events)
     assert start.tag == f"{{{NCN}}}netconf-session-start"
     assert start.findtext(f"{{{NCN}}}session-id") == sid
@@ -155,8 +164,12 @@ def test_subscription_filters_and_errors(core):
         x.create_subscription(start_time="2026-01-01T00:00:00Z")
     assert ei.value.tag == "operation-failed"
     with pytest.raises(RPCError) as ei:
-        x.dispatch(to_ele(f'<create-subscription xmlns="{NOTIF}">'
-                          "<stopTime>2026-01-01T00:00:00Z</stopTime></create-subscription>"))
+        x.dispatch(
+            to_ele(
+                f'<create-subscription xmlns="{NOTIF}">'
+                "<stopTime>2026-01-01T00:00:00Z</stopTime></create-subscription>"
+            )
+        )
     assert (ei.value.tag, ei.value.type) == ("missing-element", "protocol")
     with pytest.raises(RPCError) as ei:
         x.create_subscription(filter=("xpath", "/undeclared:thing"))
@@ -179,6 +192,7 @@ def test_subscription_ends_with_session(core):
 
 # -- ordering with asynchronous handlers, session-end hooks (in process) ----------------
 
+
 def test_async_handlers_keep_reply_order_and_kill_releases(tmp_path):
     key = tmp_path / "hostkey"
     key.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
@@ -186,8 +200,16 @@ def test_async_handlers_keep_reply_order_and_kill_releases(tmp_path):
     from agent.users import write_default_users
 
     write_default_users(users)
-    opts = SimpleNamespace(address="127.0.0.1", port=0, users=users, max_message_size=0,
-                           max_sessions=0, idle_timeout=0, hello_timeout=0, login_timeout=10)
+    opts = SimpleNamespace(
+        address="127.0.0.1",
+        port=0,
+        users=users,
+        max_message_size=0,
+        max_sessions=0,
+        idle_timeout=0,
+        hello_timeout=0,
+        login_timeout=10,
+    )
     srv = build_server(opts, modules=("agent.ops_session",))
     released = []
     srv.add_session_end_hook(released.append)
@@ -205,8 +227,11 @@ def test_async_handlers_keep_reply_order_and_kill_releases(tmp_path):
         try:
             a = await Raw.open(port)
             names = ["slow", "fast", "fast", "slow", "fast"]
-            a.writer.write(b"".join(chunk(rpc(b'<%s xmlns="urn:t"/>' % n.encode(), i))
-                                    for i, n in enumerate(names)))
+            a.writer.write(
+                b"".join(
+                    chunk(rpc(b'<%s xmlns="urn:t"/>' % n.encode(), i)) for i, n in enumerate(names)
+                )
+            )
             got = []
             for _ in names:
                 r = etree.fromstring(await a.read())
@@ -214,8 +239,9 @@ def test_async_handlers_keep_reply_order_and_kill_releases(tmp_path):
             assert got == [(str(i), n) for i, n in enumerate(names)]
             b = await Raw.open(port)
             t = time.monotonic()
-            r = await a.call(f'<kill-session><session-id>{b.session_id}</session-id>'
-                             "</kill-session>".encode(), 99)
+            r = await a.call(
+                f"<kill-session><session-id>{b.session_id}</session-id></kill-session>".encode(), 99
+            )
             assert r.find(f"{{{NC_NS}}}ok") is not None
             # the victim's end hook (lock release) ran before the <ok/>
             assert int(b.session_id) in released
@@ -225,4 +251,5 @@ def test_async_handlers_keep_reply_order_and_kill_releases(tmp_path):
         finally:
             acceptor.close()
             await srv.shutdown()
+
     arun(go())

@@ -13,10 +13,12 @@ from agent.framing import Framer
 from agent.server import Server
 from agent.session import BASE10, BASE11, CLOSE, Request
 
-HELLO11 = (b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
-           b"<capability>urn:ietf:params:netconf:base:1.0</capability>"
-           b"<capability>urn:ietf:params:netconf:base:1.1</capability>"
-           b"</capabilities></hello>]]>]]>")
+HELLO11 = (
+    b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
+    b"<capability>urn:ietf:params:netconf:base:1.0</capability>"
+    b"<capability>urn:ietf:params:netconf:base:1.1</capability>"
+    b"</capabilities></hello>]]>]]>"
+)
 HELLO10 = HELLO11.replace(b"<capability>urn:ietf:params:netconf:base:1.1</capability>", b"")
 
 
@@ -25,8 +27,11 @@ def chunk(msg: bytes) -> bytes:
 
 
 def rpc(body: bytes, mid: str = "1", extra: bytes = b"") -> bytes:
-    return (b'<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="%s"%s>%s</rpc>'
-            % (mid.encode(), extra, body))
+    return b'<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="%s"%s>%s</rpc>' % (
+        mid.encode(),
+        extra,
+        body,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +59,13 @@ def server():
         el.text = f"{ctx.session_id}/{ctx.username}/{ctx.message_id}"
         return el
 
-    for name, fn in [("fail", fail), ("fail-many", fail_many), ("crash", crash),
-                     ("slow", slow), ("ctx", ctx_echo)]:
+    for name, fn in [
+        ("fail", fail),
+        ("fail-many", fail_many),
+        ("crash", crash),
+        ("slow", slow),
+        ("ctx", ctx_echo),
+    ]:
         srv.register_rpc("urn:test", name, fn)
     return srv
 
@@ -103,6 +113,7 @@ def err(reply: etree._Element) -> dict:
 
 # -- hello ------------------------------------------------------------------------------
 
+
 def test_server_hello(server):
     s = server.new_session("alice")
     data = s.hello()
@@ -125,14 +136,17 @@ def test_rpc_in_same_read_as_hello_uses_new_framing(server):
     assert root.find("{urn:test}out") is not None
 
 
-@pytest.mark.parametrize("hello", [
-    b"<hello xmlns='urn:ietf:params:xml:ns:netconf:base:1.0'><capabilities>"
-    b"<capability>urn:x</capability></capabilities></hello>]]>]]>",
-    HELLO11.replace(b"</hello>", b"<session-id>4</session-id></hello>"),
-    rpc(b"<get/>") + b"]]>]]>",
-    b"<hello xmlns='urn:ietf:params:xml:ns:netconf:base:1.0'><capabilities>]]>]]>",
-    b"<hello xmlns='urn:wrong'/>]]>]]>",
-])
+@pytest.mark.parametrize(
+    "hello",
+    [
+        b"<hello xmlns='urn:ietf:params:xml:ns:netconf:base:1.0'><capabilities>"
+        b"<capability>urn:x</capability></capabilities></hello>]]>]]>",
+        HELLO11.replace(b"</hello>", b"<session-id>4</session-id></hello>"),
+        rpc(b"<get/>") + b"]]>]]>",
+        b"<hello xmlns='urn:ietf:params:xml:ns:netconf:base:1.0'><capabilities>]]>]]>",
+        b"<hello xmlns='urn:wrong'/>]]>]]>",
+    ],
+)
 def test_bad_hello_closes(server, hello):
     s = server.new_session("alice")
     (action,) = s.receive(hello)
@@ -142,6 +156,7 @@ def test_bad_hello_closes(server, hello):
 
 
 # -- envelope ---------------------------------------------------------------------------
+
 
 def test_reply_keeps_message_id_and_all_attributes(server):
     s = open_session(server)
@@ -180,8 +195,11 @@ def test_not_an_rpc(server):
     s = open_session(server)
     (out,) = run(server, s, chunk(b'<get xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"/>'))
     e = err(replies(out)[0])
-    assert (e["type"], e["tag"], e["info"]) == ("protocol", "unknown-element",
-                                                 {"bad-element": "get"})
+    assert (e["type"], e["tag"], e["info"]) == (
+        "protocol",
+        "unknown-element",
+        {"bad-element": "get"},
+    )
 
 
 def test_rpc_without_operation_and_with_two(server):
@@ -192,15 +210,18 @@ def test_rpc_without_operation_and_with_two(server):
     assert (b["tag"], b["info"]) == ("unknown-element", {"bad-element": "get"})
 
 
-@pytest.mark.parametrize("payload", [
-    rpc(b"<get>"),                                        # not well-formed
-    rpc(b"<get/>").replace(b"<get/>", b"<g\xff\xfe/>"),   # invalid UTF-8
-    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 '
-    b'"&lol;&lol;&lol;&lol;">]>' + rpc(b"<get>&lol2;</get>"),           # entity expansion
-    b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + rpc(b"<get>&x;</get>"),
-    rpc(b"<a>" * 300 + b"</a>" * 300),                    # deeper than libxml2's limit
-    b"",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        rpc(b"<get>"),  # not well-formed
+        rpc(b"<get/>").replace(b"<get/>", b"<g\xff\xfe/>"),  # invalid UTF-8
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 '
+        b'"&lol;&lol;&lol;&lol;">]>' + rpc(b"<get>&lol2;</get>"),  # entity expansion
+        b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + rpc(b"<get>&x;</get>"),
+        rpc(b"<a>" * 300 + b"</a>" * 300),  # deeper than libxml2's limit
+        b"",
+    ],
+)
 def test_malformed_message_keeps_session(server, payload):
     s = open_session(server, HELLO10)
     out = run(server, s, payload + b"]]>]]>" + rpc(b'<none xmlns="urn:test"/>', "2") + b"]]>]]>")
@@ -220,8 +241,13 @@ def test_malformed_message_reply_recovers_message_id(server):
 
 def test_entities_never_expanded(server):
     s = open_session(server, HELLO10)
-    (out,) = run(server, s, b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-                 + rpc(b"<get>&x;</get>") + b"]]>]]>")
+    (out,) = run(
+        server,
+        s,
+        b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        + rpc(b"<get>&x;</get>")
+        + b"]]>]]>",
+    )
     assert b"root:" not in out
 
 
@@ -234,6 +260,7 @@ def test_framing_error_after_good_rpc_closes(server):
 
 
 # -- dispatch ---------------------------------------------------------------------------
+
 
 def test_unknown_operation_in_unknown_namespace(server):
     s = open_session(server)
@@ -253,8 +280,10 @@ def test_unknown_operation_in_known_namespace(server):
 
 def test_handler_results(server):
     s = open_session(server)
-    data = b"".join(chunk(rpc(b'<%s xmlns="urn:test"/>' % n, str(i)))
-                    for i, n in enumerate([b"echo", b"raw", b"slow", b"ctx"]))
+    data = b"".join(
+        chunk(rpc(b'<%s xmlns="urn:test"/>' % n, str(i)))
+        for i, n in enumerate([b"echo", b"raw", b"slow", b"ctx"])
+    )
     out = replies(b"".join(run(server, s, data)))
     assert [r.get("message-id") for r in out] == ["0", "1", "2", "3"]
     assert out[0].find("{urn:test}out") is not None
@@ -265,12 +294,18 @@ def test_handler_results(server):
 
 def test_handler_errors(server):
     s = open_session(server)
-    data = b"".join(chunk(rpc(b'<%s xmlns="urn:test"/>' % n, str(i)))
-                    for i, n in enumerate([b"fail", b"fail-many", b"crash"]))
+    data = b"".join(
+        chunk(rpc(b'<%s xmlns="urn:test"/>' % n, str(i)))
+        for i, n in enumerate([b"fail", b"fail-many", b"crash"])
+    )
     r_fail, r_many, r_crash = replies(b"".join(run(server, s, data)))
     e = err(r_fail)
     assert (e["tag"], e["type"], e["path"], e["message"]) == (
-        "invalid-value", "application", "/nc:rpc/t:fail", "bad thing")
+        "invalid-value",
+        "application",
+        "/nc:rpc/t:fail",
+        "bad thing",
+    )
     assert [x.findtext(f"{{{NC_NS}}}error-tag") for x in r_many] == ["data-missing", "data-exists"]
     e = err(r_crash)
     assert e["tag"] == "operation-failed" and "KeyError" in e["message"]

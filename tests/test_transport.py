@@ -26,22 +26,27 @@ def core(start_agent, tmp_path):
     return start_agent(tmp_path / "a", "--no-dataplane")
 
 
-
 # -- framing over SSH -------------------------------------------------------------------
+
 
 def test_multi_chunk_request(core):
     async def go():
         s = await Raw.open(core.port)
         msg = rpc(KILL_BAD, 42)
         # one message as many tiny chunks, written in pieces
-        data = b"".join(b"\n#%d\n%s" % (len(msg[i:i + 7]), msg[i:i + 7])
-                        for i in range(0, len(msg), 7)) + b"\n##\n"
+        data = (
+            b"".join(
+                b"\n#%d\n%s" % (len(msg[i : i + 7]), msg[i : i + 7]) for i in range(0, len(msg), 7)
+            )
+            + b"\n##\n"
+        )
         for i in range(0, len(data), 5):
-            s.writer.write(data[i:i + 5])
+            s.writer.write(data[i : i + 5])
             await asyncio.sleep(0)
         r = etree.fromstring(await s.read())
         assert r.get("message-id") == "42" and error_tag(r) == "invalid-value"
         s.close()
+
     arun(go())
 
 
@@ -52,6 +57,7 @@ def test_pipelined_rpcs_answered_in_order(core):
         ids = [etree.fromstring(await s.read()).get("message-id") for _ in range(200)]
         assert ids == [str(i) for i in range(200)]
         s.close()
+
     arun(go())
 
 
@@ -62,6 +68,7 @@ def test_base10_only_client_gets_eom_framing(core):
         assert etree.fromstring(await s.read()).get("message-id") == "7"
         assert etree.fromstring(await s.read()).get("message-id") == "8"
         s.close()
+
     arun(go())
 
 
@@ -77,6 +84,7 @@ def test_broken_chunk_header_closes_only_that_session(core, junk):
         r = await good.call(KILL_BAD, 2)
         assert r.get("message-id") == "2"
         good.close()
+
     arun(go())
     assert "framing error" in core.log()
 
@@ -97,18 +105,22 @@ def test_malformed_and_envelope_errors_keep_session(core):
         r = await s.call(KILL_BAD, 6)
         assert r.get("message-id") == "6"
         s.close()
+
     arun(go())
 
 
 def test_hello_with_session_id_closes(core):
     async def go():
-        s = await Raw.open(core.port, HELLO11.replace(b"</hello>",
-                                                      b"<session-id>9</session-id></hello>"))
+        s = await Raw.open(
+            core.port, HELLO11.replace(b"</hello>", b"<session-id>9</session-id></hello>")
+        )
         assert await s.closed()
+
     arun(go())
 
 
 # -- limits -----------------------------------------------------------------------------
+
 
 def test_max_message_size_closes_session(start_agent, tmp_path):
     a = start_agent(tmp_path / "a", "--no-dataplane", "--max-message-size", "4096")
@@ -122,13 +134,15 @@ def test_max_message_size_closes_session(start_agent, tmp_path):
         eom.writer.write(b"<rpc>" + b"y" * 20000)
         assert await eom.closed()
         assert (await good.call(KILL_BAD, 1)).get("message-id") == "1"
+
     arun(go())
     assert "exceeds 4096 bytes" in a.log()
 
 
 def test_idle_and_hello_timeouts(start_agent, tmp_path):
-    a = start_agent(tmp_path / "a", "--no-dataplane", "--idle-timeout", "0.5",
-                    "--hello-timeout", "0.3")
+    a = start_agent(
+        tmp_path / "a", "--no-dataplane", "--idle-timeout", "0.5", "--hello-timeout", "0.3"
+    )
 
     async def go():
         idle = await Raw.open(a.port)
@@ -137,6 +151,7 @@ def test_idle_and_hello_timeouts(start_agent, tmp_path):
         assert 0.4 < time.monotonic() - t < 3
         mute = await Raw.open(a.port, hello=b"")
         assert await mute.closed(timeout=5)
+
     arun(go())
     assert "idle for 0.5s" in a.log() and "no <hello> within 0.3s" in a.log()
 
@@ -146,13 +161,15 @@ def test_subscribed_session_is_not_idle(start_agent, tmp_path):
 
     async def go():
         s = await Raw.open(a.port)
-        r = await s.call(b'<create-subscription xmlns='
-                         b'"urn:ietf:params:xml:ns:netconf:notification:1.0"/>', 1)
+        r = await s.call(
+            b'<create-subscription xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"/>', 1
+        )
         assert r.find(f"{{{NC_NS}}}ok") is not None
         assert not await s.closed(timeout=1.0)
         other = await Raw.open(a.port)
         assert await other.closed(timeout=3)  # idle, closed
         s.close()
+
     arun(go())
 
 
@@ -170,21 +187,30 @@ def test_max_sessions(start_agent, tmp_path):
         assert (await s3.call(KILL_BAD, 1)).get("message-id") == "1"
         s2.close()
         s3.close()
+
     arun(go())
 
 
 def test_other_subsystems_and_shell_refused(core):
     async def go():
-        async with asyncssh.connect("127.0.0.1", core.port, username="admin", password="admin",
-                                    known_hosts=None, client_keys=None) as conn:
+        async with asyncssh.connect(
+            "127.0.0.1",
+            core.port,
+            username="admin",
+            password="admin",
+            known_hosts=None,
+            client_keys=None,
+        ) as conn:
             with pytest.raises(asyncssh.ChannelOpenError):
                 await conn.open_session(subsystem="sftp")
             with pytest.raises(asyncssh.ChannelOpenError):
                 await conn.open_session()
+
     arun(go())
 
 
 # -- authentication and algorithms ------------------------------------------------------
+
 
 def test_wrong_password_refused_logged_and_slowed(core):
     async def go():
@@ -200,6 +226,7 @@ def test_wrong_password_refused_logged_and_slowed(core):
         assert t1 >= 0.45 and t2 >= 0.95
         s = await Raw.open(core.port)  # the right password still works
         s.close()
+
     arun(go())
     log = core.log()
     assert "failed login for user 'admin' from 127.0.0.1" in log
@@ -208,8 +235,10 @@ def test_wrong_password_refused_logged_and_slowed(core):
 
 @pytest.fixture(scope="module")
 def client_keys():
-    return {alg: asyncssh.generate_private_key(alg)
-            for alg in ("ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa")}
+    return {
+        alg: asyncssh.generate_private_key(alg)
+        for alg in ("ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa")
+    }
 
 
 def test_public_key_login(start_agent, tmp_path, client_keys):
@@ -238,6 +267,7 @@ def test_public_key_login(start_agent, tmp_path, client_keys):
             await Raw.open(a.port, username="ops", password="")
         s = await Raw.open(a.port, username="both", password="pw")
         s.close()
+
     arun(go())
     # paramiko (ncclient's SSH library) logs in with the RSA key too (rsa-sha2-*).
     import paramiko
@@ -247,23 +277,28 @@ def test_public_key_login(start_agent, tmp_path, client_keys):
     pkey = paramiko.RSAKey.from_private_key_file(str(rsa_path))
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    client.connect("127.0.0.1", a.port, username="ops", pkey=pkey, allow_agent=False,
-                   look_for_keys=False)
+    client.connect(
+        "127.0.0.1", a.port, username="ops", pkey=pkey, allow_agent=False, look_for_keys=False
+    )
     client.close()
     assert not (a.state_dir / "users").exists()  # an explicit --users file is used as is
 
 
 def test_legacy_algorithms_refused(core):
     async def go():
-        for kw in ({"encryption_algs": ["aes128-cbc"]},
-                   {"kex_algs": ["diffie-hellman-group1-sha1"]},
-                   {"mac_algs": ["hmac-sha1"], "encryption_algs": ["aes128-ctr"]}):
+        for kw in (
+            {"encryption_algs": ["aes128-cbc"]},
+            {"kex_algs": ["diffie-hellman-group1-sha1"]},
+            {"mac_algs": ["hmac-sha1"], "encryption_algs": ["aes128-ctr"]},
+        ):
             with pytest.raises((asyncssh.KeyExchangeFailed, asyncssh.ProtocolError)):
                 await Raw.open(core.port, **kw)
+
     arun(go())
 
 
 # -- state files -------------------------------------------------------------------------
+
 
 def test_state_files_created_private(core):
     st = core.state_dir
@@ -293,8 +328,7 @@ def test_frozen_client_dropped_by_keepalive(start_agent, tmp_path):
         "asyncio.run(main())\n"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(["tests", "."]))
-    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                         env=env)
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
     try:
         sid = p.stdout.readline().strip()
         assert sid

@@ -56,8 +56,13 @@ def test_userdb_reloads_on_change_and_keeps_last_good(tmp_path):
 
 
 def test_hash_password_command():
-    out = subprocess.run([sys.executable, "-m", "agent.main", "--hash-password"],
-                         input="hunter2\n", capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "agent.main", "--hash-password"],
+        input="hunter2\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     stored = out.stdout.strip()
     assert verify_password(stored, "hunter2")
 
