@@ -21,6 +21,7 @@ from lxml import etree
 from agent import persist
 from agent.edit import Editor
 from agent.errors import RpcError, RpcErrors
+from agent.key_index import KeyIndex
 from agent.locks import Locks
 from agent.memif_config import MemifConfig
 from agent.schema_index import index_for
@@ -80,6 +81,7 @@ class Datastores:
         # so candidate and running may be one object until the next edit.
         self.candidate = self.running
         self.typed = TypedViews()
+        self.keys = KeyIndex()
         # NACM's check_write(session_id, old, new), set by agent.nacm when loaded.
         self.write_check: Any = None
 

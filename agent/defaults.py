@@ -18,8 +18,11 @@ CAPABILITY = (
 )
 
 
+_WD_TAG = f"{{{WD_NS}}}with-defaults"
+
+
 def mode_of(op: etree._Element) -> str:
-    el = op.find(f"{{{WD_NS}}}with-defaults")
+    el = next(op.iterchildren(_WD_TAG), None)
     if el is None:
         return "explicit"
     mode = text_of(el)

@@ -6,29 +6,36 @@ the reply stays valid instance data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from copy import deepcopy
 
 from lxml import etree
 
 from agent.errors import RpcError
-from agent.schema_index import SNodeInfo
+from agent.key_index import KeyIndex
+from agent.schema_index import LIST, SNodeInfo
 from agent.xmltree import elements, new_element, shallow_with_keys, text_of
 
 
 def subtree(
-    data: etree._Element, filt: etree._Element, index: dict[str, SNodeInfo], tag: str
+    data: etree._Element,
+    filt: etree._Element,
+    index: dict[str, SNodeInfo],
+    tag: str,
+    keys: KeyIndex | None = None,
 ) -> etree._Element:
     """What the subtree filter `filt` selects of data's children, under a new
-    element `tag`; `data` itself is not modified."""
+    element `tag`; `data` itself is not modified. `keys` (only for trees never
+    changed in place) finds list entries a filter names by all their keys."""
     out = new_element(tag)
-    _select(data, _compile(filt), index, out)
+    _select(data, _compile(filt), index, out, keys)
     return out
 
 
 class _FNode:
-    """One filter node, read once per request instead of once per data node."""
+    """One filter node, read once per filter instead of once per data node."""
 
-    __slots__ = ("tag", "local", "text", "content", "others")
+    __slots__ = ("tag", "local", "text", "content", "others", "selection", "_key")
 
     def __init__(self, el: etree._Element) -> None:
         tag = el.tag
@@ -40,73 +47,118 @@ class _FNode:
         parts = [_FNode(c) for c in kids]
         self.content = [f for f in parts if f.text]  # content match nodes
         self.others = [f for f in parts if not f.text]  # containment and selection
+        self.selection = not kids and not self.text
+        self._key: tuple[str, ...] | None | bool = False  # not worked out yet
 
-    def matches(self, d: etree._Element) -> bool:
+    def key(self, info: SNodeInfo | None) -> tuple[str, ...] | None:
+        """The entry key this node names, if its content matches give every key
+        of list `info` exactly once."""
+        if self._key is False:
+            key = None
+            if info is not None and info.kind == LIST and self.tag is not None:
+                values = {}
+                for f in self.content:
+                    if f.tag in info.keys:
+                        if values.setdefault(f.tag, f.text) != f.text:
+                            break  # one key, two values: nothing matches; walk
+                else:
+                    if len(values) == len(info.keys):
+                        key = tuple(values[k] for k in info.keys)
+            self._key = key
+        return self._key  # type: ignore[return-value]
+
+    def candidates(self, parent: etree._Element) -> Iterator[etree._Element]:
+        """The children of `parent` this node's name matches."""
         if self.tag is not None:
-            return d.tag == self.tag
-        t = d.tag
-        return t.rsplit("}", 1)[-1] == self.local
+            return parent.iterchildren(self.tag)  # filtered in C
+        local = self.local
+        return (d for d in parent if isinstance(d.tag, str) and d.tag.rsplit("}", 1)[-1] == local)
 
-    def content_ok(self, kids: list[etree._Element]) -> bool:
-        """Every content match child of this node matches one of `kids`."""
+    def content_ok(self, parent: etree._Element) -> bool:
+        """Every content match child of this node matches a child of `parent`."""
         for f in self.content:
-            for d in kids:
-                if f.matches(d) and text_of(d) == f.text:
+            for d in f.candidates(parent):
+                if text_of(d) == f.text:
                     break
             else:
                 return False
         return True
 
 
+# Filters are few and repeated (a poller asks the same question every time):
+# compile each once. Keyed by the filter's bytes, so nothing else can alias.
+_COMPILED: dict[bytes, _FNode] = {}
+_COMPILED_MAX = 256
+
+
 def _compile(filt: etree._Element) -> _FNode:
-    root = _FNode(filt)
-    root.text = ""
+    key = etree.tostring(filt)
+    root = _COMPILED.get(key)
+    if root is None:
+        root = _FNode(filt)
+        root.text = ""
+        root.selection = False
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = root
     return root
 
 
 def _select(
-    data: etree._Element, f: _FNode, schema: dict[str, SNodeInfo], out: etree._Element
+    data: etree._Element,
+    f: _FNode,
+    schema: dict[str, SNodeInfo],
+    out: etree._Element,
+    keys: KeyIndex | None,
 ) -> bool:
     """Copy into `out` what filter node `f` (matched to `data`) selects of data's
     children; False if it selects nothing, so `data` is left out of the reply."""
-    kids = elements(data)
-    if not f.content_ok(kids):
+    if f.content and not f.content_ok(data):
         return False  # a failed content match drops the whole sibling set
-    present = {c.tag for c in out}  # a list entry's keys, copied already
+    present = {c.tag for c in out} if len(out) else ()  # a list entry's keys
     if not f.others:
         # Only content match nodes: the whole parent is selected (an empty
         # filter has none and selects nothing, RFC 6241 §6.4.2).
         if not f.content:
             return False
-        for d in kids:
-            if d.tag not in present:
+        for d in data:
+            if isinstance(d.tag, str) and d.tag not in present:
                 out.append(deepcopy(d))
         return True
-    done: set[int] = set()
+    # Elements, not id()s: proxies from iterchildren() die young and their ids
+    # get reused; holding them keeps each node's proxy (and identity) alive.
+    done: set[etree._Element] = set()
     for c in f.content:
-        for d in kids:
-            if id(d) not in done and c.matches(d) and text_of(d) == c.text:
-                done.add(id(d))
+        for d in c.candidates(data):
+            if text_of(d) == c.text and d not in done:
+                done.add(d)
                 if d.tag not in present:
                     out.append(deepcopy(d))
     selected = bool(f.content)
     for c in f.others:
-        for d in kids:
-            if id(d) in done or not c.matches(d):
+        cands = c.candidates(data)
+        if c.content and keys is not None:
+            info = schema.get(c.tag) if c.tag is not None else None
+            key = c.key(info)
+            if key is not None:
+                hit = keys.entries(data, info).get(key)  # type: ignore[arg-type]
+                cands = () if hit is None else (hit,)
+        for d in cands:
+            if done and d in done:
                 continue
-            if not c.content and not c.others:  # selection node
-                done.add(id(d))
+            if c.selection:
+                done.add(d)
                 if d.tag not in present:
                     out.append(deepcopy(d))
                 selected = True
                 continue
-            if c.content and not c.content_ok(elements(d)):
+            if c.content and not c.content_ok(d):
                 continue  # e.g. the other entries of a list filtered by key
             info = schema.get(d.tag)
             new = shallow_with_keys(d, info)
-            if _select(d, c, info.children if info else {}, new):
+            if _select(d, c, info.children if info else {}, new, keys):
                 out.append(new)
-                done.add(id(d))
+                done.add(d)
                 selected = True
     return selected
 
@@ -133,7 +185,7 @@ def xpath(
             info=[("bad-attribute", "select"), ("bad-element", "filter")],
         ) from None
     out = new_element(tag)
-    copies: dict[int, etree._Element] = {}
+    copies: dict[etree._Element, etree._Element] = {}  # held: see _select
     # An absolute path like /memif:memif starts at a top-level data node, and
     # XPath has one root per document: evaluate on each top-level node as a
     # document of its own.
@@ -162,7 +214,7 @@ def xpath(
 def _copy_with_ancestors(
     node: etree._Element,
     out: etree._Element,
-    copies: dict[int, etree._Element],
+    copies: dict[etree._Element, etree._Element],
     index: dict[str, SNodeInfo],
 ) -> None:
     chain = []
@@ -174,15 +226,15 @@ def _copy_with_ancestors(
     parent_out, schema = out, index
     for depth, n in enumerate(chain):
         info = schema.get(n.tag)
-        existing = copies.get(id(n))
+        existing = copies.get(n)
         if existing is None:
             if depth == len(chain) - 1:
                 existing = deepcopy(n)
             else:
                 existing = shallow_with_keys(n, info)
             parent_out.append(existing)
-            copies[id(n)] = existing
+            copies[n] = existing
         elif depth == len(chain) - 1:
             existing.getparent().replace(existing, deepcopy(n))
-            copies[id(n)] = existing
+            copies[n] = existing
         parent_out, schema = existing, (info.children if info else {})

@@ -16,6 +16,7 @@ from lxml import etree
 from agent import defaults, filters
 from agent.datastore import Datastores
 from agent.errors import RpcError, RpcErrors
+from agent.key_index import KeyIndex
 from agent.rpc_context import RpcContext
 from agent.xmltree import NC, NC_NS, elements, merge_into, text_of
 
@@ -40,10 +41,10 @@ ERROR_OPTIONS = ("stop-on-error", "continue-on-error", "rollback-on-error")
 
 
 def _param(op: etree._Element, name: str) -> etree._Element | None:
-    el = op.find(NC + name)
-    if el is None:
-        el = op.find(name)  # some clients leave parameters unqualified
-    return el
+    # iterchildren filters by tag in C; find() would go through ElementPath.
+    for el in op.iterchildren(NC + name, name):  # some clients leave them unqualified
+        return el
+    return None
 
 
 def _missing(op: etree._Element, name: str) -> RpcError:
@@ -107,7 +108,9 @@ def _choice(op: etree._Element, name: str, allowed: tuple[str, ...], default: st
     return value
 
 
-def _filtered_data(ds: Datastores, tree: etree._Element, op: etree._Element) -> etree._Element:
+def _filtered_data(
+    ds: Datastores, tree: etree._Element, op: etree._Element, keys: KeyIndex | None = None
+) -> etree._Element:
     filt = _param(op, "filter")
     if filt is None:
         data = etree.Element(NC + "data", nsmap={None: NC_NS})
@@ -117,7 +120,7 @@ def _filtered_data(ds: Datastores, tree: etree._Element, op: etree._Element) -> 
         # Both filters copy what they select into a new tree: no full copy first.
         kind = filt.get("type", "subtree")
         if kind == "subtree":
-            data = filters.subtree(tree, filt, ds.index, NC + "data")
+            data = filters.subtree(tree, filt, ds.index, NC + "data", keys)
         elif kind == "xpath":
             data = filters.xpath(tree, filt, ds.index, NC + "data")
         else:
@@ -148,7 +151,8 @@ def _readable(ctx: RpcContext, data: etree._Element) -> etree._Element:
 def get_config(ctx: RpcContext, op: etree._Element) -> etree._Element:
     ds = _ds(ctx)
     name = _datastore_name(op, "source", ("running", "candidate", "startup"))
-    return _readable(ctx, _filtered_data(ds, ds.tree(name), op))
+    # Datastore trees are never changed in place: their key index stays valid.
+    return _readable(ctx, _filtered_data(ds, ds.tree(name), op, ds.keys))
 
 
 def get(ctx: RpcContext, op: etree._Element) -> etree._Element:

@@ -66,6 +66,29 @@ _MAX_QUEUED = 64
 _MAX_UNREAD = 64 * 1024 * 1024
 
 
+_MSG_IGNORE = 2
+
+
+def without_ignore_padding(conn: asyncssh.SSHServerConnection) -> None:
+    """Stop this connection putting an empty SSH_MSG_IGNORE before every packet.
+
+    asyncssh (2.24) sends one ahead of each encrypted packet: a countermeasure
+    against chosen-plaintext attacks on CBC mode (RFC 4251 §9.3.1). This server
+    offers no CBC cipher (ENCRYPTION_ALGS: GCM and CTR only), and the extra
+    packet doubled the encryptions and send() calls of every NETCONF reply.
+    The override is per connection object, shadowing the class method.
+    """
+    send = conn.send_packet
+    empty = (b"\0\0\0\0",)  # asyncssh String(b"")
+
+    def send_packet(pkttype: int, *args: bytes, handler=None) -> None:
+        if pkttype == _MSG_IGNORE and args == empty:
+            return
+        send(pkttype, *args, handler=handler)
+
+    conn.send_packet = send_packet
+
+
 class _LoginThrottle:
     """Slows down password guessing: each recent failure from an address adds delay."""
 
@@ -93,6 +116,7 @@ class _SSHServer(asyncssh.SSHServer):
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
+        without_ignore_padding(conn)
         peer = conn.get_extra_info("peername") or ("?", 0)
         self._peer = str(peer[0])
 
@@ -369,6 +393,9 @@ async def start(server: Server, host_key: Path) -> asyncssh.SSHAcceptor:
         signature_algs=SIGNATURE_ALGS,
         compression_algs=["none"],
         allow_pty=False,
+        # Without this asyncssh wraps every session in its line editor, a
+        # layer each NETCONF message would pass through for nothing.
+        line_editor=False,
         agent_forwarding=False,
         x11_forwarding=False,
         rdns_lookup=False,

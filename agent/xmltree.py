@@ -52,9 +52,16 @@ def find_match(
 def new_element(tag: str, parent: etree._Element | None = None) -> etree._Element:
     """An element whose namespace is the default one, so replies read
     <memif xmlns="..."><socket>... rather than ns0: prefixes everywhere."""
-    ns = tag[1:].split("}", 1)[0] if tag[0] == "{" else None
+    if tag[0] == "{":
+        end = tag.index("}")
+        ns: str | None = tag[1:end]
+        prefix = tag[: end + 1]
+    else:
+        ns, prefix = None, ""
     if parent is not None:
-        if parent.nsmap.get(None) == ns:
+        # Same namespace as the parent: lxml reuses the parent's declaration
+        # (reading parent.nsmap would build a dict every time).
+        if ns is None or parent.tag.startswith(prefix):
             return etree.SubElement(parent, tag)
         return etree.SubElement(parent, tag, nsmap={None: ns})
     return etree.Element(tag, nsmap={None: ns})
@@ -65,9 +72,9 @@ def shallow_with_keys(el: etree._Element, info: SNodeInfo | None) -> etree._Elem
     new = new_element(el.tag)
     if info is not None and info.kind == LIST:
         for ktag in info.keys:
-            k = el.find(ktag)
-            if k is not None:
+            for k in el.iterchildren(ktag):
                 new_element(ktag, new).text = (k.text or "").strip()
+                break
     return new
 
 

@@ -7,6 +7,7 @@ import pytest
 from lxml import etree
 
 from agent import filters
+from agent.key_index import KeyIndex
 from agent.schema import shared_context
 from agent.schema_index import index_for
 
@@ -26,10 +27,10 @@ DATA = etree.fromstring(
 )
 
 
-def run(filt: str) -> str:
+def run(filt: str, keys: KeyIndex | None = None) -> str:
     f = etree.fromstring(f'<filter xmlns="{NC}" type="subtree">{filt}</filter>')
     before = etree.tostring(DATA)
-    out = filters.subtree(DATA, f, INDEX, f"{{{NC}}}data")
+    out = filters.subtree(DATA, f, INDEX, f"{{{NC}}}data", keys)
     assert etree.tostring(DATA) == before  # the datastore is never touched
     inner = b"".join(etree.tostring(c) for c in out).decode()
     return inner.replace(f' xmlns="{NS}"', "")
@@ -92,8 +93,9 @@ def run(filt: str) -> str:
         ),
     ],
 )
-def test_subtree(filt: str, want: str) -> None:
-    assert run(filt) == want
+@pytest.mark.parametrize("keys", [None, KeyIndex()], ids=["walk", "key-index"])
+def test_subtree(filt: str, want: str, keys: KeyIndex | None) -> None:
+    assert run(filt, keys) == want
 
 
 def test_content_match_on_every_entry_of_a_big_list():
@@ -106,5 +108,30 @@ def test_content_match_on_every_entry_of_a_big_list():
         f'<filter xmlns="{NC}"><memif xmlns="{NS}"><interface><id>1999</id></interface>'
         "</memif></filter>"
     )
-    out = filters.subtree(data, f, INDEX, f"{{{NC}}}data")
-    assert [e.text for e in out.iter(f"{{{NS}}}id")] == ["1999"]
+    for keys in (None, KeyIndex()):
+        out = filters.subtree(data, f, INDEX, f"{{{NC}}}data", keys)
+        assert [e.text for e in out.iter(f"{{{NS}}}id")] == ["1999"]
+
+
+def test_key_index_finds_entries_by_every_key():
+    keys = KeyIndex()
+    memif = DATA[0]
+    info = INDEX[f"{{{NS}}}memif"].children[f"{{{NS}}}interface"]
+    by_key = keys.entries(memif, info)
+    assert sorted(by_key) == [("1", "1"), ("1", "2"), ("2", "7")]
+    assert keys.entries(memif, info) is by_key  # built once per tree
+    # a filter naming both keys, one with spaces, and a non-key content match
+    f = (
+        f'<memif xmlns="{NS}"><interface><socket-id> 2 </socket-id><id>7</id>'
+        "<role>client</role><rx-queues/></interface></memif>"
+    )
+    want = (
+        "<memif><interface><socket-id>2</socket-id><id>7</id><role>client</role>"
+        "<rx-queues>2</rx-queues></interface></memif>"
+    )
+    assert run(f, keys) == run(f) == want
+    f = (
+        f'<memif xmlns="{NS}"><interface><socket-id>2</socket-id><id>7</id>'
+        "<role>server</role></interface></memif>"
+    )
+    assert run(f, keys) == run(f) == ""

@@ -8,6 +8,8 @@ import re
 
 import asyncssh
 
+from agent.transport import without_ignore_padding
+
 HELLO = (
     b'<?xml version="1.0" encoding="UTF-8"?><hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
     b"<capabilities><capability>urn:ietf:params:netconf:base:1.1</capability></capabilities>"
@@ -31,6 +33,10 @@ class RawSession:
             known_hosts=None,
             encryption_algs=["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"],
         )
+        # Like ncclient/paramiko and OpenSSH, send no SSH_MSG_IGNORE before each
+        # packet (asyncssh's CBC-era habit): servers are measured on what real
+        # clients send them.
+        without_ignore_padding(conn)
         writer, reader, _ = await conn.open_session(subsystem="netconf", encoding=None)
         await reader.readuntil(b"]]>]]>")
         writer.write(HELLO)
