@@ -152,8 +152,14 @@ def _select(
                     out.append(deepcopy(d))
                 selected = True
                 continue
-            if c.content and not c.content_ok(d):
-                continue  # e.g. the other entries of a list filtered by key
+            if c.content:
+                if not c.content_ok(d):
+                    continue  # e.g. the other entries of a list filtered by key
+                if not c.others:  # content matches only: the whole node
+                    done.add(d)
+                    out.append(deepcopy(d))
+                    selected = True
+                    continue
             info = schema.get(d.tag)
             new = shallow_with_keys(d, info)
             if _select(d, c, info.children if info else {}, new, keys):

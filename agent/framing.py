@@ -100,6 +100,10 @@ class Framer:
 
     def _next_chunked(self) -> bytes | None:
         buf = self._buf
+        if not self._need and not self._parts and len(buf) > 8:
+            msg = self._one_chunk(buf)
+            if msg is not None:
+                return msg
         while True:
             if self._need:
                 take = min(self._need, len(buf))
@@ -142,6 +146,27 @@ class Framer:
                 raise MessageTooBig(f"message exceeds {self._max} bytes")
             del buf[: end + 1]
             self._need = size
+
+    def _one_chunk(self, buf: bytearray) -> bytes | None:
+        """The common case, a whole one-chunk message at the start of `buf`, taken
+        in one slice; None leaves everything to the general parser."""
+        if buf[0] != 0x0A or buf[1] != 0x23 or buf[2] == 0x23:
+            return None
+        end = buf.find(b"\n", 2, _MAX_HEADER)
+        if end < 0:
+            return None
+        digits = bytes(buf[2:end])
+        if not digits or digits[0] == 0x30 or not _DIGITS.issuperset(digits):
+            return None  # the general parser words the error
+        size = int(digits)
+        stop = end + 1 + size
+        if size > MAX_CHUNK_SIZE or (self._max and size > self._max):
+            return None
+        if buf[stop : stop + 4] != b"\n##\n":
+            return None
+        msg = bytes(buf[end + 1 : stop])
+        del buf[: stop + 4]
+        return msg
 
     @staticmethod
     def _check_header_prefix(buf: bytearray) -> None:

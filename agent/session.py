@@ -332,7 +332,8 @@ class Session:
                 info=[("bad-attribute", "message-id"), ("bad-element", "rpc")],
             )
             return self.error_reply(None, [err], bad_rpc=True)
-        request = Request(None, message_id, dict(attrs), root.nsmap)
+        # The envelope's prefixes matter only to echo extra attributes (reply_head).
+        request = Request(None, message_id, dict(attrs), root.nsmap if len(attrs) > 1 else None)
         op = None
         for child in root:
             if op is not None:

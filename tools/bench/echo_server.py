@@ -1,6 +1,7 @@
 """Anchor for NETCONF benchmarks: an asyncssh server that answers every
 base:1.1 message with a fixed <ok/> reply, without parsing it. What the agent
-does on top of this floor is its own cost."""
+does on top of this floor is its own cost. It runs asyncssh as the agent does
+(no IGNORE packet before each packet, no line editor), so the floor is fair."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import tempfile
 from pathlib import Path
 
 import asyncssh
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from agent.transport import without_ignore_padding  # noqa: E402
 
 HELLO = (
     b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
@@ -44,6 +48,9 @@ async def _session(reader, writer) -> None:
 
 
 class _Server(asyncssh.SSHServer):
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        without_ignore_padding(conn)
+
     def begin_auth(self, username: str) -> bool:
         return True
 
@@ -70,6 +77,7 @@ async def main() -> None:
         encoding=None,
         process_factory=handle,
         allow_scp=False,
+        line_editor=False,
     )
     port = server.sockets[0].getsockname()[1]
     print(f"listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
