@@ -44,7 +44,10 @@ class Nacm:
         ds = getattr(self.server, "datastores", None)
         running = ds.running if ds is not None else None
         if self._cache is None or self._cache[0] is not running:
-            self._cache = (running, policy_from(running) or builtin_policy())
+            pol = policy_from(running) or builtin_policy()
+            for rule in pol.skipped:
+                log.warning("NACM rule %s: path not understood, the rule matches nothing", rule)
+            self._cache = (running, pol)
         return self._cache[1]
 
     def exempt(self, username: str) -> bool:
@@ -80,7 +83,7 @@ class Nacm:
         pol = self.policy()
         rules = pol.data_rules(self.groups(username), "read")
         for top in elements(data):
-            self._prune(pol, rules, top, (), self.index)
+            self._prune(pol, rules, top, (), (), self.index)
 
     def _prune(
         self,
@@ -88,18 +91,20 @@ class Nacm:
         rules: list,
         el: etree._Element,
         parent: tuple[str, ...],
+        parent_keys: tuple,
         schema: dict[str, SNodeInfo],
     ) -> None:
         q = etree.QName(el)
+        info = schema.get(el.tag)
         path = (*parent, q.localname)
+        keys = (*parent_keys, step_keys(el, info))
         module = self.modules.get(q.namespace or "", "")
-        if not pol.node_allowed(rules, module, path, "read"):
+        if not pol.node_allowed(rules, module, path, "read", keys):
             el.getparent().remove(el)
             return
-        info = schema.get(el.tag)
         children = info.children if info is not None else {}
         for child in elements(el):
-            self._prune(pol, rules, child, path, children)
+            self._prune(pol, rules, child, path, keys, children)
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -111,8 +116,8 @@ class Nacm:
         pol = self.policy()
         groups = self.groups(username)
         rules = {op: pol.data_rules(groups, op) for op in ("create", "update", "delete")}
-        for op, module, path, xpath in changes(old, new, self.index, self.modules):
-            if not pol.node_allowed(rules[op], module, path, op):
+        for op, module, path, keys, xpath in changes(old, new, self.index, self.modules):
+            if not pol.node_allowed(rules[op], module, path, op, keys):
                 self.denied_data_writes += 1
                 raise RpcError(
                     "access-denied",
@@ -145,9 +150,23 @@ class Nacm:
 
 def changes(
     old: etree._Element, new: etree._Element, index: dict[str, SNodeInfo], modules: dict[str, str]
-) -> Iterator[tuple[str, str, tuple[str, ...], str]]:
-    """(op, module, name path, XPath) of every node created, deleted or updated."""
-    yield from _diff(old, new, index, modules, (), "")
+) -> Iterator[tuple[str, str, tuple[str, ...], tuple, str]]:
+    """(op, module, name path, keys per step, XPath) of every node created,
+    deleted or updated."""
+    yield from _diff(old, new, index, modules, (), (), "")
+
+
+def step_keys(el: etree._Element, info: SNodeInfo | None) -> tuple[tuple[str, str], ...]:
+    """What a rule's predicates may test on this node: a list entry's keys, a
+    leaf-list entry's value as ".", nothing for other nodes."""
+    if info is None:
+        return ()
+    if info.kind == LIST:
+        values = key_values(el, info) or ()
+        return tuple(zip((k.split("}", 1)[1] for k in info.keys), values, strict=False))
+    if info.kind == LEAFLIST:
+        return ((".", text_of(el)),)
+    return ()
 
 
 def _identity(el: etree._Element, info: SNodeInfo | None) -> tuple:
@@ -158,7 +177,7 @@ def _identity(el: etree._Element, info: SNodeInfo | None) -> tuple:
     return (el.tag,)
 
 
-def _diff(old, new, schema, modules, path, xpath):
+def _diff(old, new, schema, modules, path, keys, xpath):
     def ident_map(parent):
         out = {}
         for c in elements(parent) if parent is not None else ():
@@ -173,21 +192,22 @@ def _diff(old, new, schema, modules, path, xpath):
         module = modules.get(q.namespace or "", "")
         info = schema.get(el.tag)
         npath = (*path, q.localname)
+        nkeys = (*keys, step_keys(el, info))
         step = f"{xpath}/{module}:{q.localname}"
         if info is not None and info.kind == LIST and key[1]:
-            keys = [k.split("}", 1)[1] for k in info.keys]
-            step += "".join(f"[{module}:{k}='{v}']" for k, v in zip(keys, key[1], strict=False))
+            names = [k.split("}", 1)[1] for k in info.keys]
+            step += "".join(f"[{module}:{k}='{v}']" for k, v in zip(names, key[1], strict=False))
         children = info.children if info is not None else {}
         if o is None:
-            yield ("create", module, npath, step)
-            yield from _diff(None, n, children, modules, npath, step)
+            yield ("create", module, npath, nkeys, step)
+            yield from _diff(None, n, children, modules, npath, nkeys, step)
         elif n is None:
-            yield ("delete", module, npath, step)
+            yield ("delete", module, npath, nkeys, step)
         elif len(n) == 0 and len(o) == 0:
             if text_of(n) != text_of(o):
-                yield ("update", module, npath, step)
+                yield ("update", module, npath, nkeys, step)
         else:
-            yield from _diff(o, n, children, modules, npath, step)
+            yield from _diff(o, n, children, modules, npath, nkeys, step)
 
 
 def register(server: Any) -> None:

@@ -1,8 +1,12 @@
 """RFC 8341 access decisions, pure: NACM configuration in, permit/deny out.
 
-Data-node rule paths are compared by node names (prefixes and predicates are
-dropped): a rule on /memif:memif/memif:interface covers every interface entry
-and everything under it. Rules are taken in rule-list order, first match wins
+Data-node rule paths are compared step by step by node name (prefixes are not
+compared: names are unique per module here) and by key predicates: a rule on
+/memif:memif/memif:interface covers every interface entry and everything under
+it, one on /memif:memif/memif:interface[memif:socket-id='1'][memif:id='2'] only
+memif1/2. A path with a predicate other than [key='value'] or [.='value']
+(a position, a function) is not understood, and its rule matches nothing.
+Rules are taken in rule-list order, first match wins
 (RFC 8341 §3.4.5); with no match, default-deny-all nodes are denied and the
 read/write/exec defaults decide the rest.
 """
@@ -33,6 +37,8 @@ class Rule:
     rpc: str | None = None
     notification: str | None = None
     path: tuple[str, ...] | None = None
+    # Per step of `path`: the (key, value) pairs its predicates require.
+    preds: tuple[tuple[tuple[str, str], ...], ...] = ()
     ops: frozenset[str] = frozenset(OPS)
     permit: bool = False
 
@@ -53,6 +59,8 @@ class Policy:
     external_groups: bool = True
     groups: dict[str, set[str]] = field(default_factory=dict)  # group -> users
     rule_lists: list[RuleList] = field(default_factory=list)
+    # "rule-list/rule: path" of rules left out because their path is not understood.
+    skipped: list[str] = field(default_factory=list)
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -101,33 +109,73 @@ class Policy:
             if op in r.ops and r.rpc is None and r.notification is None
         ]
 
-    def node_allowed(self, rules: list[Rule], module: str, path: tuple[str, ...], op: str) -> bool:
+    def node_allowed(
+        self,
+        rules: list[Rule],
+        module: str,
+        path: tuple[str, ...],
+        op: str,
+        keys: tuple[tuple[tuple[str, str], ...], ...] | None = None,
+    ) -> bool:
+        """`path`: node names from the top; `keys`: per step, the (key, value)
+        pairs of a list entry ((".", value) for a leaf-list entry), else ()."""
         for r in rules:
             if r.module not in ("*", module):
                 continue
-            if r.path is None or path[: len(r.path)] == r.path:
+            if r.path is None or (path[: len(r.path)] == r.path and _preds_hold(r.preds, keys)):
                 return r.permit
         if any(path[: len(p)] == p for p in DENY_ALL_PATHS):
             return False
         return self.read_default if op == "read" else self.write_default
 
 
-_STEP = re.compile(r"(?:[^/:\[\]]+:)?([^/:\[\]]+)(?:\[[^\]]*\])*")
+def _preds_hold(preds: tuple, keys: tuple | None) -> bool:
+    for i, want in enumerate(preds):
+        if want:
+            have = keys[i] if keys is not None and i < len(keys) else ()
+            if any(pair not in have for pair in want):
+                return False
+    return True
 
 
-def path_names(path: str) -> tuple[str, ...] | None:
-    """'/memif:memif/memif:interface[memif:id=1]/memif:secret' -> ('memif', 'interface', 'secret').
-    '/' or '*' covers everything (empty tuple)."""
+_NAME = re.compile(r"\s*/\s*(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)\s*")
+_PRED = re.compile(
+    r"\[\s*(?:(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)|(\.))\s*=\s*"
+    r"(?:'([^']*)'|\"([^\"]*)\")\s*\]\s*"
+)
+
+
+def parse_path(path: str) -> tuple[tuple[str, ...], tuple[tuple[tuple[str, str], ...], ...]] | None:
+    """A node-instance-identifier as (names, predicates per step), e.g.
+    "/m:memif/m:interface[m:id='1']/m:secret" ->
+    (("memif", "interface", "secret"), ((), (("id", "1"),), ())).
+    "/" or "*" covers everything; None if the path is not understood."""
     p = path.strip()
     if p in ("/", "*"):
-        return ()
-    names = []
-    for step in p.strip("/").split("/"):
-        m = _STEP.fullmatch(step)
+        return (), ()
+    names: list[str] = []
+    preds: list[tuple[tuple[str, str], ...]] = []
+    pos = 0
+    while pos < len(p):
+        m = _NAME.match(p, pos)
         if m is None:
             return None
         names.append(m.group(1))
-    return tuple(names)
+        pos = m.end()
+        step: list[tuple[str, str]] = []
+        while (pm := _PRED.match(p, pos)) is not None:
+            key = pm.group(1) or pm.group(2)
+            value = pm.group(3) if pm.group(3) is not None else pm.group(4)
+            step.append((key, value))
+            pos = pm.end()
+        preds.append(tuple(step))
+    return tuple(names), tuple(preds)
+
+
+def path_names(path: str) -> tuple[str, ...] | None:
+    """The node names of a rule path (see parse_path)."""
+    parsed = parse_path(path)
+    return None if parsed is None else parsed[0]
 
 
 def _bool(el: etree._Element | None, default: bool, yes: str = "true") -> bool:
@@ -169,9 +217,11 @@ def policy_from(config: etree._Element | None) -> Policy | None:
             )
             p = r.findtext(Q + "path")
             if p is not None:
-                rule.path = path_names(p)
-                if rule.path is None:
-                    continue  # unparseable path: the rule can match nothing
+                parsed = parse_path(p)
+                if parsed is None:  # not understood: the rule can match nothing
+                    pol.skipped.append(f"{lst.name}/{rule.name}: {p}")
+                    continue
+                rule.path, rule.preds = parsed
             lst.rules.append(rule)
         pol.rule_lists.append(lst)
     return pol

@@ -111,3 +111,40 @@ def test_configured_nacm_rules(ag) -> None:
     counters = admin.get(filter=("subtree", f'<nacm xmlns="{NACM}"/>')).data_xml
     assert "<denied-operations>1</denied-operations>" in counters
     assert "<denied-data-writes>2</denied-data-writes>" in counters
+
+
+def test_rule_scoped_to_one_interface_by_key_predicates(ag) -> None:
+    admin = ag.connect()
+    admin.edit_config(
+        target="running",
+        config=memif(SECRET_ITF + "<interface><socket-id>1</socket-id><id>2</id></interface>"),
+    )
+    nacm = f"""<config><nacm xmlns="{NACM}">
+      <rule-list><name>ops</name><group>operators</group>
+        <rule><name>only-memif1-2</name><module-name>memif-agent</module-name>
+          <path xmlns:m="{NS}">/m:memif/m:interface[m:socket-id='1'][m:id='2']</path>
+          <access-operations>update</access-operations><action>permit</action></rule>
+        <rule><name>hide-memif1-2</name><module-name>memif-agent</module-name>
+          <path xmlns:m="{NS}">/m:memif/m:interface[m:socket-id='1'][m:id='2']/m:ring-size</path>
+          <access-operations>read</access-operations><action>deny</action></rule>
+      </rule-list></nacm></config>"""
+    admin.edit_config(target="running", config=nacm)
+    ops = ag.connect("ops", "pw-ops")
+
+    def ring(iid: int, size: int) -> str:
+        return memif(
+            f"<interface><socket-id>1</socket-id><id>{iid}</id><ring-size>{size}</ring-size>"
+            "</interface>"
+        )
+
+    admin.edit_config(target="running", config=ring(1, 11))
+    admin.edit_config(target="running", config=ring(2, 11))
+    ops.edit_config(target="running", config=ring(2, 12))  # the permitted entry
+    with pytest.raises(RPCError) as exc:
+        ops.edit_config(target="running", config=ring(1, 12))  # its sibling
+    assert exc.value.tag == "access-denied"
+    assert "[memif-agent:id='1']" in exc.value.path
+    data = ops.get_config("running").data_xml
+    # ring-size of memif1/2 is hidden from ops, that of memif1/1 is not
+    assert data.count("<ring-size>") == 1 and "<ring-size>11</ring-size>" in data
+    assert admin.get_config("running").data_xml.count("<ring-size>") == 2
