@@ -54,7 +54,8 @@ FUZZ_SECONDS ?= 60
 fuzz: .stamp-apt
 	mkdir -p build/fuzz/corpus
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Idataplane/src \
-		dataplane/fuzz/fuzz_ctrl.c dataplane/src/ctrl.c dataplane/src/ring.c -o build/fuzz/fuzz_ctrl
+		dataplane/fuzz/fuzz_ctrl.c dataplane/src/ctrl.c dataplane/src/handshake.c \
+		dataplane/src/ring.c -o build/fuzz/fuzz_ctrl
 	cp tests/fuzz_corpus/* build/fuzz/corpus/
 	build/fuzz/fuzz_ctrl -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus
 

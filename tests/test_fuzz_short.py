@@ -1,5 +1,6 @@
-"""A short libFuzzer run (ASan + UBSan) over the control-message codec and the
-ring receive path, seeded from tests/fuzz_corpus; `make fuzz` runs longer."""
+"""A short libFuzzer run (ASan + UBSan) over the control-message codec, the
+handshake state machines and the ring receive path, seeded from
+tests/fuzz_corpus; `make fuzz` runs longer."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def test_fuzz_ctrl_and_ring(tmp_path) -> None:
             f"-I{src / 'src'}",
             str(src / "fuzz" / "fuzz_ctrl.c"),
             str(src / "src" / "ctrl.c"),
+            str(src / "src" / "handshake.c"),
             str(src / "src" / "ring.c"),
             "-o",
             str(exe),

@@ -1,11 +1,13 @@
-/* libFuzzer target: control-message decoding and the receive path of a ring
- * whose descriptors and indices come from the input. Neither may read outside
- * what it was given (ASan checks), whatever the bytes. */
+/* libFuzzer target: control-message decoding, the handshake state machines fed
+ * a sequence of messages from the input, and the receive path of a ring whose
+ * descriptors and indices come from the input. None may read outside what it
+ * was given (ASan checks), whatever the bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctrl.h"
+#include "handshake.h"
 #include "ring.h"
 
 static void fuzz_ctrl(const uint8_t *data, size_t size) {
@@ -15,6 +17,38 @@ static void fuzz_ctrl(const uint8_t *data, size_t size) {
         ctrl_encode(&m, out);
         ctrl_msg_t again;
         if (ctrl_decode(out, sizeof(out), &again) != 0) abort(); /* encode must round-trip */
+    }
+}
+
+/* The input as messages of 1 flag byte (bit 0: an fd came with it) + 128 bytes,
+ * fed to a server after an accepted INIT and to a client from its first message. */
+static void fuzz_handshake(const uint8_t *data, size_t size) {
+    hs_server_t s;
+    memset(&s, 0, sizeof(s));
+    static hs_client_t c;
+    memset(&c, 0, sizeof(c));
+    hs_client_cfg_t cfg = {.id = 1, .log2 = 10, .rx_queues = 2, .tx_queues = 2,
+                           .buffer_size = 2048, .secret = "", .app_name = "fuzz", .if_name = "x"};
+    int server_done = 0, client_done = 0;
+    for (; size >= 1 + MEMIF_MSG_SIZE; data += 1 + MEMIF_MSG_SIZE, size -= 1 + MEMIF_MSG_SIZE) {
+        ctrl_msg_t m;
+        if (ctrl_decode(data + 1, MEMIF_MSG_SIZE, &m) != 0) continue;
+        const char *why;
+        if (!server_done && hs_server_msg(&s, &m, data[0] & 1, &why) == HS_FAIL) {
+            if (!why) abort(); /* every refusal has a reason */
+            server_done = 1;
+        }
+        if (s.n_regions > MAX_REGIONS || s.got_s2m > HS_MAX_QUEUES || s.got_m2s > HS_MAX_QUEUES)
+            abort();
+        if (client_done) continue;
+        if (m.type == MSG_HELLO && c.n_out == 0 && hs_client_hello(&c, &cfg, &m)) {
+            client_done = 1;
+            continue;
+        }
+        int k;
+        hs_client_step_t st = hs_client_msg(&c, &m, &k, &why);
+        if (st == HS_C_FAIL) client_done = 1;
+        if (st == HS_C_SEND && (k < 0 || k >= c.n_out)) abort();
     }
 }
 
@@ -41,6 +75,7 @@ static void fuzz_ring(const uint8_t *data, size_t size) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_ctrl(data, size);
+    fuzz_handshake(data, size);
     fuzz_ring(data, size);
     return 0;
 }

@@ -1,6 +1,7 @@
-/* Dataplane core: sockets, the memif handshake in both roles, the epoll loop,
- * C-side forwarding. Control-message bytes are handled by ctrl.c and rings by
- * ring.c; this file owns file descriptors, memory mappings and timers. */
+/* Dataplane core: sockets, the epoll loop, C-side forwarding, and the I/O of the
+ * memif handshake in both roles. Control-message bytes are handled by ctrl.c,
+ * handshake decisions by handshake.c and rings by ring.c; this file owns file
+ * descriptors, memory mappings and timers. */
 #define _GNU_SOURCE
 #include "dp.h"
 
@@ -154,8 +155,9 @@ static void teardown(dp_t *dp, itf_t *i, const char *local_reason) {
     }
     memset(i->regions, 0, sizeof(i->regions));
     i->n_regions = 0;
-    i->n_s2m = i->n_m2s = i->got_s2m = i->got_m2s = 0;
-    i->n_out = i->next_out = 0;
+    i->n_s2m = i->n_m2s = 0;
+    memset(&i->hs, 0, sizeof(i->hs));
+    i->hc.n_out = i->hc.next_out = 0;
     i->state = idle_state(i);
     i->retry_at = now_s() + 1.0;
     if (local_reason && *local_reason)
@@ -199,12 +201,8 @@ static void link_up(dp_t *dp, itf_t *i) {
 /* ---- server (master) side ----------------------------------------------------------------- */
 
 static void hello(dp_t *dp, int fd) {
-    ctrl_msg_t m = {.type = MSG_HELLO};
-    snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%s", dp->app_name);
-    m.u.hello.min_version = m.u.hello.max_version = MEMIF_VERSION;
-    m.u.hello.max_region = 255;
-    m.u.hello.max_m2s_ring = m.u.hello.max_s2m_ring = 254; /* 255 rings: indices 0..254 */
-    m.u.hello.max_log2_ring_size = MEMIF_MAX_LOG2_RING;
+    ctrl_msg_t m;
+    hs_hello(&m, dp->app_name);
     send_msg(fd, &m, -1);
 }
 
@@ -224,20 +222,18 @@ static void drop_pending(dp_t *dp, pending_t *p) {
 }
 
 static const char *check_init(dp_t *dp, sock_t *s, const ctrl_msg_t *m, itf_t **out) {
-    if (m->type != MSG_INIT) return "expected INIT";
-    if (m->u.init.version != MEMIF_VERSION) return "incompatible version";
-    itf_t *i = dp_find(dp, s->id, m->u.init.id);
-    if (!i || i->role != ROLE_SERVER) return "unmatched interface id";
-    if (!i->enabled) return "interface admin down";
-    if (i->fd >= 0) return "already connected";
-    if (i->secret[0]) {
-        if (!m->u.init.secret[0]) return "secret required";
-        if (strncmp(i->secret, m->u.init.secret, MEMIF_SECRET_LEN) != 0) return "incorrect secret";
-    }
-    if (m->u.init.mode == MODE_PUNT_INJECT) return "unsupported interface mode";
-    if (m->u.init.mode != i->mode) return "mode mismatch";
-    *out = i;
-    return NULL;
+    itf_t *i = m->type == MSG_INIT ? dp_find(dp, s->id, m->u.init.id) : NULL;
+    hs_itf_view_t v = {
+        .found = i != NULL,
+        .is_server = i && i->role == ROLE_SERVER,
+        .enabled = i && i->enabled,
+        .connected = i && i->fd >= 0,
+        .mode = i ? i->mode : 0,
+        .secret = i ? i->secret : "",
+    };
+    const char *why = hs_check_init(m, &v);
+    if (!why) *out = i;
+    return why;
 }
 
 static void on_pending(dp_t *dp, pending_t *p) {
@@ -269,20 +265,22 @@ static void on_pending(dp_t *dp, pending_t *p) {
     ep_add(dp, i->fd, &i->ctrl_ev);
     i->state = ST_HANDSHAKE;
     snprintf(i->remote_name, sizeof(i->remote_name), "%s", m.u.init.name);
-    i->log2 = 0;
+    memset(&i->hs, 0, sizeof(i->hs));
     ctrl_msg_t ack = {.type = MSG_ACK};
     send_msg(i->fd, &ack, -1);
 }
 
+/* Does what hs_server_msg decided: the mappings, the ACKs, the link. */
 static const char *server_msg(dp_t *dp, itf_t *i, const ctrl_msg_t *m, int *fd_in) {
     ctrl_msg_t ack = {.type = MSG_ACK};
-    if (m->type == MSG_ADD_REGION) {
-        if (*fd_in < 0) return "missing region fd";
-        if (m->u.add_region.index != i->n_regions || i->n_regions >= MAX_REGIONS)
-            return "unexpected region index";
+    const char *why = NULL;
+    switch (hs_server_msg(&i->hs, m, *fd_in >= 0, &why)) {
+    case HS_FAIL:
+        return why;
+    case HS_MAP_REGION: {
         struct stat st;
         uint64_t size = m->u.add_region.size;
-        if (size == 0 || fstat(*fd_in, &st) != 0 || (uint64_t)st.st_size < size)
+        if (fstat(*fd_in, &st) != 0 || (uint64_t)st.st_size < size)
             return "region size larger than its file";
         void *a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd_in, 0);
         if (a == MAP_FAILED) return "cannot map region";
@@ -290,37 +288,24 @@ static const char *server_msg(dp_t *dp, itf_t *i, const ctrl_msg_t *m, int *fd_i
         *fd_in = -1;
         return send_msg(i->fd, &ack, -1) ? "send failed" : NULL;
     }
-    if (m->type == MSG_ADD_RING) {
-        if (*fd_in < 0) return "missing interrupt fd";
+    case HS_ADD_RING: {
         const typeof(m->u.add_ring) *r = &m->u.add_ring;
-        int s2m = r->flags & ADD_RING_FLAG_S2M;
-        uint16_t *got = s2m ? &i->got_s2m : &i->got_m2s;
-        if (r->index != *got || *got >= MAX_QUEUES) return "unexpected ring index";
-        if (r->region >= i->n_regions) return "ring in unknown region";
-        if (r->private_hdr_size != 0) return "private header not supported";
-        if (r->log2_ring_size < 1 || r->log2_ring_size > MEMIF_MAX_LOG2_RING)
-            return "invalid ring size";
-        if (i->log2 && r->log2_ring_size != i->log2) return "ring sizes differ";
-        if ((uint64_t)r->offset + ring_bytes(r->log2_ring_size) > i->regions[r->region].size)
-            return "ring outside its region";
-        i->log2 = r->log2_ring_size;
-        queue_t *q = s2m ? &i->s2m[*got] : &i->m2s[*got];
+        queue_t *q = (r->flags & ADD_RING_FLAG_S2M) ? &i->s2m[r->index] : &i->m2s[r->index];
         memset(q, 0, sizeof(*q));
         q->ring = (memif_ring_t *)(i->regions[r->region].addr + r->offset);
         q->mask = (uint16_t)((1u << r->log2_ring_size) - 1);
         q->efd = *fd_in;
         *fd_in = -1;
-        (*got)++;
         return send_msg(i->fd, &ack, -1) ? "send failed" : NULL;
     }
-    if (m->type == MSG_CONNECT) {
-        if (!i->got_s2m || !i->got_m2s) return "no rings";
-        for (int k = 0; k < i->got_s2m; k++)
+    case HS_CONNECT: {
+        for (int k = 0; k < i->hs.got_s2m; k++)
             if (i->s2m[k].ring->cookie != MEMIF_COOKIE) return "wrong cookie";
-        for (int k = 0; k < i->got_m2s; k++)
+        for (int k = 0; k < i->hs.got_m2s; k++)
             if (i->m2s[k].ring->cookie != MEMIF_COOKIE) return "wrong cookie";
-        i->n_s2m = i->got_s2m;
-        i->n_m2s = i->got_m2s;
+        i->n_s2m = i->hs.got_s2m;
+        i->n_m2s = i->hs.got_m2s;
+        i->log2 = i->hs.log2;
         /* The buffer size is never sent: read what the client set up in its
          * first M2S descriptor, for the operational state only. */
         i->bsize_run = i->m2s[0].ring->desc[0].length;
@@ -330,6 +315,7 @@ static const char *server_msg(dp_t *dp, itf_t *i, const ctrl_msg_t *m, int *fd_i
         if (send_msg(i->fd, &c, -1)) return "send failed";
         link_up(dp, i);
         return NULL;
+    }
     }
     return "unexpected message";
 }
@@ -354,98 +340,87 @@ static void client_connect(dp_t *dp, itf_t *i) {
     i->state = ST_HANDSHAKE;
 }
 
+/* Plans the exchange (hs_client_hello), then builds what it needs: region 0 in
+ * a sealed memfd, the rings with every buffer described, an eventfd per ring. */
 static const char *client_hello(dp_t *dp, itf_t *i, const ctrl_msg_t *m) {
-    if (m->u.hello.min_version > MEMIF_VERSION || m->u.hello.max_version < MEMIF_VERSION)
-        return "incompatible version";
+    char if_name[MEMIF_NAME_LEN];
+    snprintf(if_name, sizeof(if_name), "memif%u/%u", i->sid, i->id);
+    hs_client_cfg_t cfg = {
+        .id = i->id,
+        .mode = i->mode,
+        .log2 = i->log2_cfg,
+        .rx_queues = i->rxq_cfg,
+        .tx_queues = i->txq_cfg,
+        .buffer_size = i->bsize_cfg,
+        .secret = i->secret,
+        .app_name = dp->app_name,
+        .if_name = if_name,
+    };
+    hs_client_t *c = &i->hc;
+    const char *why = hs_client_hello(c, &cfg, m);
+    if (why) return why;
     snprintf(i->remote_name, sizeof(i->remote_name), "%s", m->u.hello.name);
-    uint32_t ns = i->txq_cfg, nm = i->rxq_cfg;
-    if ((uint32_t)m->u.hello.max_s2m_ring + 1 < ns) ns = m->u.hello.max_s2m_ring + 1u;
-    if ((uint32_t)m->u.hello.max_m2s_ring + 1 < nm) nm = m->u.hello.max_m2s_ring + 1u;
-    uint8_t log2 = i->log2_cfg;
-    if (m->u.hello.max_log2_ring_size < log2) log2 = m->u.hello.max_log2_ring_size;
-    if (log2 > MEMIF_MAX_LOG2_RING) log2 = MEMIF_MAX_LOG2_RING;
-    if (ns == 0 || nm == 0 || log2 == 0) return "peer offers no rings";
-    i->log2 = log2;
-    i->n_s2m = (uint16_t)ns;
-    i->n_m2s = (uint16_t)nm;
-    uint64_t N = 1ull << log2, rb = ring_bytes(log2);
-    uint64_t buf_off = (ns + nm) * rb;
-    uint64_t size = buf_off + (ns + nm) * N * i->bsize_cfg;
-    if (size > 0xffffffffull) return "region too large";
+    i->log2 = c->log2;
+    i->n_s2m = c->n_s2m;
+    i->n_m2s = c->n_m2s;
     int fd = memfd_create("memif region 0", MFD_ALLOW_SEALING | MFD_CLOEXEC);
     if (fd < 0) return "memfd_create failed";
-    if (ftruncate(fd, (off_t)size) != 0) { close(fd); return "cannot size region"; }
+    if (ftruncate(fd, (off_t)c->region_size) != 0) { close(fd); return "cannot size region"; }
     fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
-    void *a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *a = mmap(NULL, c->region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (a == MAP_FAILED) { close(fd); return "cannot map region"; }
-    i->regions[0] = (region_t){.addr = a, .size = size, .fd = fd};
+    i->regions[0] = (region_t){.addr = a, .size = c->region_size, .fd = fd};
     i->n_regions = 1;
     i->rc.buffer_size = i->bsize_cfg;
     i->bsize_run = i->bsize_cfg;
-    i->n_out = i->next_out = 0;
-    ctrl_msg_t init = {.type = MSG_INIT};
-    init.u.init.version = MEMIF_VERSION;
-    init.u.init.id = i->id;
-    init.u.init.mode = (uint8_t)i->mode;
-    memcpy(init.u.init.secret, i->secret, sizeof(init.u.init.secret));
-    snprintf(init.u.init.name, sizeof(init.u.init.name), "%s", dp->app_name);
-    i->out[i->n_out] = init;
-    i->out_fd[i->n_out++] = -1;
-    ctrl_msg_t reg = {.type = MSG_ADD_REGION};
-    reg.u.add_region.index = 0;
-    reg.u.add_region.size = size;
-    i->out[i->n_out] = reg;
-    i->out_fd[i->n_out++] = fd;
-    for (uint32_t g = 0; g < ns + nm; g++) {
-        int s2m = g < ns;
-        uint16_t k = (uint16_t)(s2m ? g : g - ns);
-        memif_ring_t *ring = (memif_ring_t *)((uint8_t *)a + g * rb);
+    uint64_t n = 1ull << c->log2;
+    unsigned rings = (unsigned)c->n_s2m + c->n_m2s;
+    for (unsigned g = 0; g < rings; g++) {
+        memif_ring_t *ring = (memif_ring_t *)((uint8_t *)a + hs_ring_offset(c, g));
         ring->cookie = MEMIF_COOKIE;
         ring->flags = 0;
         ring->head = ring->tail = 0;
-        queue_t *q = s2m ? &i->s2m[k] : &i->m2s[k];
+        queue_t *q = g < c->n_s2m ? &i->s2m[g] : &i->m2s[g - c->n_s2m];
         memset(q, 0, sizeof(*q));
         q->ring = ring;
-        q->mask = (uint16_t)(N - 1);
-        q->slot_base = (uint32_t)(buf_off + g * N * i->bsize_cfg);
+        q->mask = (uint16_t)(n - 1);
+        q->slot_base = (uint32_t)hs_slot_base(c, g, i->bsize_cfg);
         q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (q->efd < 0) return "eventfd failed";
-        for (uint64_t j = 0; j < N; j++)
+        for (uint64_t j = 0; j < n; j++)
             ring->desc[j] = (memif_desc_t){.region = 0,
                                             .offset = (uint32_t)(q->slot_base + j * i->bsize_cfg),
                                             .length = i->bsize_cfg};
-        ctrl_msg_t r = {.type = MSG_ADD_RING};
-        r.u.add_ring.flags = s2m ? ADD_RING_FLAG_S2M : 0;
-        r.u.add_ring.index = k;
-        r.u.add_ring.region = 0;
-        r.u.add_ring.offset = (uint32_t)(g * rb);
-        r.u.add_ring.log2_ring_size = log2;
-        i->out[i->n_out] = r;
-        i->out_fd[i->n_out++] = q->efd;
     }
-    ctrl_msg_t c = {.type = MSG_CONNECT};
-    snprintf(c.u.connect.if_name, sizeof(c.u.connect.if_name), "memif%u/%u", i->sid, i->id);
-    i->out[i->n_out] = c;
-    i->out_fd[i->n_out++] = -1;
+    for (int k = 0; k < c->n_out; k++) {
+        int g = c->fd_of[k];
+        i->out_fd[k] = g == -1           ? -1
+                       : g == HS_FD_REGION ? fd
+                       : g < c->n_s2m      ? i->s2m[g].efd
+                                           : i->m2s[g - c->n_s2m].efd;
+    }
     return NULL;
 }
 
 static const char *client_msg(dp_t *dp, itf_t *i, const ctrl_msg_t *m) {
-    if (m->type == MSG_HELLO && i->n_out == 0) {
+    if (m->type == MSG_HELLO && i->hc.n_out == 0) {
         const char *why = client_hello(dp, i, m);
         if (why) return why;
-    } else if (m->type == MSG_ACK && i->n_out && i->next_out < i->n_out) {
-        /* the previous message was accepted: send the next one */
-    } else if (m->type == MSG_CONNECTED && i->n_out && i->next_out == i->n_out) {
+    }
+    int k = 0;
+    const char *why = NULL;
+    switch (hs_client_msg(&i->hc, m, &k, &why)) {
+    case HS_C_FAIL:
+        return why;
+    case HS_C_UP:
         snprintf(i->remote_if, sizeof(i->remote_if), "%s", m->u.connect.if_name);
         link_up(dp, i);
-        for (int k = 0; k < i->n_m2s; k++) ring_post_all(&i->rc, &i->m2s[k]);
+        for (int q = 0; q < i->n_m2s; q++) ring_post_all(&i->rc, &i->m2s[q]);
         return NULL;
-    } else {
-        return "unexpected message";
+    case HS_C_SEND:
+        return send_msg(i->fd, &i->hc.out[k], i->out_fd[k]) ? "send failed" : NULL;
     }
-    int k = i->next_out++;
-    return send_msg(i->fd, &i->out[k], i->out_fd[k]) ? "send failed" : NULL;
+    return "unexpected message";
 }
 
 static void on_ctrl(dp_t *dp, itf_t *i) {

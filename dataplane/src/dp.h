@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ctrl.h"
+#include "handshake.h"
 #include "ring.h"
 
 enum { ROLE_NONE = -1, ROLE_SERVER = 0, ROLE_CLIENT = 1 };
@@ -15,8 +16,7 @@ enum { ST_DISABLED, ST_LISTENING, ST_CONNECTING, ST_HANDSHAKE, ST_CONNECTED };
 enum { EV_WAKE = 1, EV_LISTEN, EV_PENDING, EV_CTRL, EV_RXQ };
 enum { TRAFFIC_NONE, TRAFFIC_TX, TRAFFIC_RX };
 
-#define MAX_QUEUES 255
-#define MAX_PENDING_MSGS (4 + 2 * MAX_QUEUES)
+#define MAX_QUEUES HS_MAX_QUEUES
 
 typedef struct dp dp_t;
 typedef struct itf itf_t;
@@ -66,11 +66,9 @@ struct itf {
     int n_regions;
     queue_t *s2m, *m2s; /* arrays of n_s2m / n_m2s */
     evtag_t *rx_ev;
-    uint16_t got_s2m, got_m2s;
-    /* slave's lock-step queue */
-    ctrl_msg_t out[MAX_PENDING_MSGS];
-    int out_fd[MAX_PENDING_MSGS];
-    int n_out, next_out;
+    hs_server_t hs;             /* master: handshake state after INIT */
+    hs_client_t hc;             /* slave: the planned lock-step exchange */
+    int out_fd[HS_MAX_OUT];     /* slave: the fd sent with hc.out[k] */
     ring_ctx_t rc;
     char remote_name[MEMIF_NAME_LEN], remote_if[MEMIF_NAME_LEN];
     char local_reason[MEMIF_REASON_LEN], remote_reason[MEMIF_REASON_LEN];
