@@ -35,14 +35,35 @@ def mode_of(op: etree._Element) -> str:
     return mode
 
 
+REPORT_ALL = ("report-all", "report-all-tagged")
+
+
 def apply(data: etree._Element, mode: str, index: dict[str, SNodeInfo]) -> None:
-    """Rewrite `data` (a <data> wrapper) in place for `mode`."""
+    """Rewrite `data` (a <data> wrapper) in place for `mode`. In the report-all
+    modes, non-presence config containers that hold defaults appear even where
+    they were never created (e.g. /nacm with its five defaults); state comes
+    from the state providers as it is."""
     if mode == "explicit":
         return
+    present = {c.tag for c in elements(data)}
     for top in elements(data):
         info = index.get(top.tag)
         if info is not None:
             _walk(top, info, mode)
+    if mode in REPORT_ALL:
+        for tag, info in index.items():
+            if tag not in present:
+                _implicit_container(data, info, mode)
+
+
+def _implicit_container(parent: etree._Element, info: SNodeInfo, mode: str) -> None:
+    """Add a non-presence container that is not there, if it has defaults to show."""
+    if info.kind != CONTAINER or info.presence or not info.config:
+        return
+    el = new_element(info.tag, parent)
+    _walk(el, info, mode)
+    if len(el) == 0:
+        parent.remove(el)
 
 
 def _walk(el: etree._Element, info: SNodeInfo, mode: str) -> None:
@@ -51,6 +72,9 @@ def _walk(el: etree._Element, info: SNodeInfo, mode: str) -> None:
     present = {c.tag: c for c in elements(el)}
     for tag, ci in info.children.items():
         child = present.get(tag)
+        if child is None and ci.kind == CONTAINER and mode in REPORT_ALL:
+            _implicit_container(el, ci, mode)
+            continue
         if ci.kind == LEAF and ci.default is not None and tag not in info.keys:
             if child is None:
                 if mode in ("report-all", "report-all-tagged") and _when_ok(el, ci):
@@ -65,7 +89,7 @@ def _walk(el: etree._Element, info: SNodeInfo, mode: str) -> None:
                     child.set(f"{{{WD_ATTR_NS}}}default", "true")
     for child in elements(el):
         ci = info.children.get(child.tag)
-        if ci is not None:
+        if ci is not None and child.tag in present:  # new containers were walked already
             _walk(child, ci, mode)
 
 

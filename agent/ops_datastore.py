@@ -111,26 +111,32 @@ def _choice(op: etree._Element, name: str, allowed: tuple[str, ...], default: st
 def _filtered_data(
     ds: Datastores, tree: etree._Element, op: etree._Element, keys: KeyIndex | None = None
 ) -> etree._Element:
+    mode = defaults.mode_of(op)
     filt = _param(op, "filter")
-    if filt is None:
+    if filt is None or mode in defaults.REPORT_ALL:
         data = etree.Element(NC + "data", nsmap={None: NC_NS})
         for child in elements(tree):
             data.append(deepcopy(child))
+        # report-all: defaults go in before filtering, so a filter can select them.
+        defaults.apply(data, mode, ds.index)
+        if filt is None:
+            return data
+        tree, keys = data, None
+    # Both filters copy what they select into a new tree.
+    kind = filt.get("type", "subtree")
+    if kind == "subtree":
+        data = filters.subtree(tree, filt, ds.index, NC + "data", keys)
+    elif kind == "xpath":
+        data = filters.xpath(tree, filt, ds.index, NC + "data")
     else:
-        # Both filters copy what they select into a new tree: no full copy first.
-        kind = filt.get("type", "subtree")
-        if kind == "subtree":
-            data = filters.subtree(tree, filt, ds.index, NC + "data", keys)
-        elif kind == "xpath":
-            data = filters.xpath(tree, filt, ds.index, NC + "data")
-        else:
-            raise RpcError(
-                "bad-attribute",
-                f"filter type '{kind}' is not subtree or xpath",
-                type="protocol",
-                info=[("bad-attribute", "type"), ("bad-element", "filter")],
-            )
-    defaults.apply(data, defaults.mode_of(op), ds.index)
+        raise RpcError(
+            "bad-attribute",
+            f"filter type '{kind}' is not subtree or xpath",
+            type="protocol",
+            info=[("bad-attribute", "type"), ("bad-element", "filter")],
+        )
+    if mode not in defaults.REPORT_ALL:
+        defaults.apply(data, mode, ds.index)
     return data
 
 

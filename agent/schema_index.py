@@ -30,6 +30,7 @@ class SNodeInfo:
     keys: tuple[str, ...] = ()  # tags of the key leaves, in key order
     default: str | None = None
     user_ordered: bool = False
+    presence: bool = False  # containers: a presence container means something by existing
     children: dict[str, SNodeInfo] = field(default_factory=dict)
 
     @property
@@ -65,6 +66,8 @@ def _info(snode: libyang.SNode) -> SNodeInfo | None:
             )
     elif kind == LEAFLIST:
         info.user_ordered = snode.ordered()
+    elif kind == CONTAINER:
+        info.presence = snode.presence() is not None
     if kind in (CONTAINER, LIST):
         for child in snode.children(types=tuple(_KINDS)):
             ci = _info(child)

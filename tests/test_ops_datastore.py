@@ -358,6 +358,27 @@ def test_filters_and_with_defaults(ag):
     assert tagged.get("{urn:ietf:params:xml:ns:netconf:default:1.0}default") == "true"
 
 
+def test_report_all_shows_containers_never_created(ag):
+    m = ag.connect()
+    nacm_ns = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+    n = {"n": nacm_ns}
+    # No /nacm was ever configured: explicit shows none, report-all its defaults.
+    assert m.get_config("running").data.find(f"{{{nacm_ns}}}nacm") is None
+    d = data(m, with_defaults="report-all")
+    assert d.xpath("//n:nacm/n:enable-nacm/text()", namespaces=n) == ["true"]
+    assert d.xpath("//n:nacm/n:write-default/text()", namespaces=n) == ["deny"]
+    # ... and a filter can select them (defaults go in before filtering)
+    f = f'<nacm xmlns="{nacm_ns}"><read-default/></nacm>'
+    d = data(m, filter=("subtree", f), with_defaults="report-all")
+    assert d.xpath("//n:nacm/*", namespaces=n)[0].text == "permit"
+    assert len(d.xpath("//n:nacm/*", namespaces=n)) == 1
+    d = data(m, filter=("subtree", f), with_defaults="report-all-tagged")
+    leaf = d.xpath("//n:nacm/n:read-default", namespaces=n)[0]
+    assert leaf.get("{urn:ietf:params:xml:ns:netconf:default:1.0}default") == "true"
+    # a container with nothing to default (memif, no entries) does not appear
+    assert xp(data(m, with_defaults="report-all"), "//m:memif") == []
+
+
 def test_get_merges_state(ag):
     m = ag.connect()
     m.edit_config(target="running", config=memif(sock(1)))
