@@ -48,12 +48,13 @@ class _FNode:
         self.content = [f for f in parts if f.text]  # content match nodes
         self.others = [f for f in parts if not f.text]  # containment and selection
         self.selection = not kids and not self.text
-        self._key: tuple[str, ...] | None | bool = False  # not worked out yet
+        # (info, key) of the last call: a compiled filter is reused across requests
+        self._key: tuple[SNodeInfo | None, tuple[str, ...] | None] | None = None
 
     def key(self, info: SNodeInfo | None) -> tuple[str, ...] | None:
         """The entry key this node names, if its content matches give every key
         of list `info` exactly once."""
-        if self._key is False:
+        if self._key is None or self._key[0] is not info:
             key = None
             if info is not None and info.kind == LIST and self.tag is not None:
                 values = {}
@@ -64,8 +65,8 @@ class _FNode:
                 else:
                     if len(values) == len(info.keys):
                         key = tuple(values[k] for k in info.keys)
-            self._key = key
-        return self._key  # type: ignore[return-value]
+            self._key = (info, key)
+        return self._key[1]
 
     def candidates(self, parent: etree._Element) -> Iterator[etree._Element]:
         """The children of `parent` this node's name matches."""
@@ -86,9 +87,11 @@ class _FNode:
 
 
 # Filters are few and repeated (a poller asks the same question every time):
-# compile each once. Keyed by the filter's bytes, so nothing else can alias.
+# compile each once. Keyed by the filter's bytes, so nothing else can alias;
+# only small ones, so a client sending big distinct filters cannot fill memory.
 _COMPILED: dict[bytes, _FNode] = {}
 _COMPILED_MAX = 256
+_COMPILED_MAX_BYTES = 4096
 
 
 def _compile(filt: etree._Element) -> _FNode:
@@ -98,9 +101,10 @@ def _compile(filt: etree._Element) -> _FNode:
         root = _FNode(filt)
         root.text = ""
         root.selection = False
-        if len(_COMPILED) >= _COMPILED_MAX:
-            _COMPILED.clear()
-        _COMPILED[key] = root
+        if len(key) <= _COMPILED_MAX_BYTES:
+            if len(_COMPILED) >= _COMPILED_MAX:
+                _COMPILED.clear()
+            _COMPILED[key] = root
     return root
 
 
