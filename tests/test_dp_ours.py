@@ -106,6 +106,32 @@ def test_refusals_carry_reasons(pair, srv_kw, cli_kw, reason) -> None:
     cli.add_interface(1, iid, role="client", enabled=True, **cli_kw)
     wait(lambda: cli.interface_state(1, iid)["remote-disconnect-reason"] == reason)
     assert not up(srv, 1, 1)
+    # The server's own state says why its interface did not come up (when the
+    # INIT named it), not only the peer.
+    local = srv.interface_state(1, 1)["local-disconnect-reason"]
+    assert local == ("" if iid == 99 else f"refused cli-app: {reason}")
+
+
+def test_peer_interrupts_resume_after_the_traffic_sink_stops(pair) -> None:
+    # The sink polls and masks the peer's kicks meanwhile; it must unmask them.
+    srv, cli, _ = pair
+    srv.add_interface(1, 4, role="server", enabled=True)
+    cli.add_interface(1, 4, role="client", enabled=True)
+    wait(lambda: up(srv, 1, 4) and up(cli, 1, 4))
+
+    def kicked() -> bool:
+        before = srv.interface_state(1, 4)["counters"]["interrupts"]
+        data, lens = frames([64])
+        assert cli.tx_burst(1, 4, 0, data, lens) == 1
+        time.sleep(0.05)
+        return srv.interface_state(1, 4)["counters"]["interrupts"] > before
+
+    assert kicked()
+    srv.start_traffic(1, 4, kind="rx")
+    time.sleep(0.1)
+    assert not kicked()  # masked while the sink polls
+    srv.stop_traffic(1, 4)
+    assert kicked()
 
 
 def test_admin_down_delete_and_reconnect(pair) -> None:

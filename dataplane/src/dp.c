@@ -252,6 +252,11 @@ static void on_pending(dp_t *dp, pending_t *p) {
     itf_t *i = NULL;
     const char *why = check_init(dp, p->sock, &m, &i);
     if (why) {
+        /* Shown in the named interface's state, else only the peer would know. */
+        itf_t *named = m.type == MSG_INIT ? dp_find(dp, p->sock->id, m.u.init.id) : NULL;
+        if (named && named->state != ST_CONNECTED)
+            snprintf(named->local_reason, sizeof(named->local_reason), "refused %s: %s",
+                     m.u.init.name[0] ? m.u.init.name : "a peer", why);
         reject(p->fd, why);
         drop_pending(dp, p);
         return;
@@ -744,6 +749,14 @@ static void forward(dp_t *dp, itf_t *a) {
         b->tx_bytes += tx[k % ntx].bytes - before;
         b->rc.tx_drops += (uint64_t)(got - sent);
     }
+}
+
+void dp_stop_traffic(itf_t *i) {
+    i->traffic = TRAFFIC_NONE;
+    if (i->state != ST_CONNECTED) return;
+    int nrx;
+    queue_t *rx = itf_rxq(i, &nrx);
+    for (int k = 0; k < nrx; k++) rx[k].ring->flags &= (uint16_t)~RING_FLAG_MASK_INT;
 }
 
 static void service(dp_t *dp, itf_t *i) {

@@ -126,5 +126,7 @@ sock_t *dp_find_socket(dp_t *dp, uint32_t sid);
 queue_t *itf_rxq(itf_t *i, int *n);
 queue_t *itf_txq(itf_t *i, int *n);
 void dp_wake(dp_t *dp);
+/* Back to interrupt mode: the generator/sink polled with the peer's kicks masked. */
+void dp_stop_traffic(itf_t *i);
 
 #endif

@@ -342,7 +342,7 @@ static PyObject *Dp_stop_traffic(DpObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "II", &sid, &id) || check_open(self)) return NULL;
     LOCK(self);
     itf_t *i = dp_find(self->dp, sid, id);
-    if (i) i->traffic = TRAFFIC_NONE;
+    if (i) dp_stop_traffic(i);
     UNLOCK(self);
     Py_RETURN_NONE;
 }
