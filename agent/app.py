@@ -17,6 +17,7 @@ FEATURE_MODULES = (
     "agent.monitoring",
     "agent.notifications",
     "agent.ops_datastore",
+    "agent.ops_nmda",
     "agent.apply",
     "agent.nacm",
 )

@@ -126,6 +126,9 @@ class Monitoring:
             for el in wrapped.iter(f"{{{YANGLIB_NS}}}location", f"{{{YANGLIB_NS}}}schema"):
                 if (el.text or "").startswith("file://"):
                     el.getparent().remove(el)
+            lib = wrapped.find(f"{{{YANGLIB_NS}}}yang-library")
+            if lib is not None:
+                _add_datastores(lib)
             self._yanglib = list(wrapped)
         return [copy.deepcopy(el) for el in self._yanglib]
 
@@ -189,3 +192,24 @@ def register(server: Server) -> None:
     server.monitoring = mon
     server.register_rpc(NCM_NS, "get-schema", mon.get_schema)
     server.add_state_provider(mon.state)
+
+
+DS_NS = "urn:ietf:params:xml:ns:yang:ietf-datastores"
+# RFC 8525 lists each datastore with its schema; libyang leaves that to the server.
+# All of ours share libyang's one schema, "complete".
+DATASTORES = ("running", "candidate", "startup", "operational")
+
+
+def _add_datastores(lib: etree._Element) -> None:
+    y = f"{{{YANGLIB_NS}}}"
+    schema = lib.find(f"{y}schema/{y}name")
+    schema_name = schema.text if schema is not None else "complete"
+    content_id = lib.find(f"{y}content-id")
+    for name in DATASTORES:
+        ds = etree.Element(f"{y}datastore")
+        etree.SubElement(ds, f"{y}name", nsmap={"ds": DS_NS}).text = f"ds:{name}"
+        etree.SubElement(ds, f"{y}schema").text = schema_name
+        if content_id is not None:
+            content_id.addprevious(ds)
+        else:
+            lib.append(ds)

@@ -113,8 +113,32 @@ def _filtered_data(
 ) -> etree._Element:
     mode = defaults.mode_of(op)
     filt = _param(op, "filter")
+    kind = None if filt is None else filt.get("type", "subtree")
+    if kind not in (None, "subtree", "xpath"):
+        raise RpcError(
+            "bad-attribute",
+            f"filter type '{kind}' is not subtree or xpath",
+            type="protocol",
+            info=[("bad-attribute", "type"), ("bad-element", "filter")],
+        )
+    return select_data(ds, tree, mode, NC + "data", kind, filt, keys)
+
+
+def select_data(
+    ds: Datastores,
+    tree: etree._Element,
+    mode: str,
+    tag: str,
+    kind: str | None = None,
+    filt: etree._Element | None = None,
+    keys: KeyIndex | None = None,
+) -> etree._Element:
+    """A new `tag` element holding what filter `filt` of `kind` ("subtree": its
+    children are the filter; "xpath": its select attribute and prefixes) selects of
+    tree's top-level nodes, with defaults shown as `mode` says. `keys` only for
+    datastore trees (never changed in place)."""
     if filt is None or mode in defaults.REPORT_ALL:
-        data = etree.Element(NC + "data", nsmap={None: NC_NS})
+        data = etree.Element(tag, nsmap={None: etree.QName(tag).namespace})
         for child in elements(tree):
             data.append(deepcopy(child))
         # report-all: defaults go in before filtering, so a filter can select them.
@@ -123,21 +147,24 @@ def _filtered_data(
             return data
         tree, keys = data, None
     # Both filters copy what they select into a new tree.
-    kind = filt.get("type", "subtree")
-    if kind == "subtree":
-        data = filters.subtree(tree, filt, ds.index, NC + "data", keys)
-    elif kind == "xpath":
-        data = filters.xpath(tree, filt, ds.index, NC + "data")
+    if kind == "xpath":
+        data = filters.xpath(tree, filt, ds.index, tag)
     else:
-        raise RpcError(
-            "bad-attribute",
-            f"filter type '{kind}' is not subtree or xpath",
-            type="protocol",
-            info=[("bad-attribute", "type"), ("bad-element", "filter")],
-        )
+        data = filters.subtree(tree, filt, ds.index, tag, keys)
     if mode not in defaults.REPORT_ALL:
         defaults.apply(data, mode, ds.index)
     return data
+
+
+def with_state(ctx: RpcContext) -> etree._Element:
+    """running with the state of every provider merged in: what <get> reads."""
+    ds = ctx.server.datastores
+    tree = deepcopy(ds.running)
+    for node in ctx.server.collect_state():
+        wrapper = etree.Element("w")
+        wrapper.append(node)
+        merge_into(tree, wrapper, ds.index)
+    return tree
 
 
 # -- handlers -------------------------------------------------------------------------------------
@@ -147,7 +174,8 @@ def _ds(ctx: RpcContext) -> Datastores:
     return ctx.server.datastores
 
 
-def _readable(ctx: RpcContext, data: etree._Element) -> etree._Element:
+def readable(ctx: RpcContext, data: etree._Element) -> etree._Element:
+    """`data` without what NACM lets this user not read."""
     nacm = getattr(ctx.server, "nacm", None)
     if nacm is not None:
         nacm.filter_read(ctx.username, data)
@@ -158,17 +186,11 @@ def get_config(ctx: RpcContext, op: etree._Element) -> etree._Element:
     ds = _ds(ctx)
     name = _datastore_name(op, "source", ("running", "candidate", "startup"))
     # Datastore trees are never changed in place: their key index stays valid.
-    return _readable(ctx, _filtered_data(ds, ds.tree(name), op, ds.keys))
+    return readable(ctx, _filtered_data(ds, ds.tree(name), op, ds.keys))
 
 
 def get(ctx: RpcContext, op: etree._Element) -> etree._Element:
-    ds = _ds(ctx)
-    tree = deepcopy(ds.running)
-    for node in ctx.server.collect_state():
-        wrapper = etree.Element("w")
-        wrapper.append(node)
-        merge_into(tree, wrapper, ds.index)
-    return _readable(ctx, _filtered_data(ds, tree, op))
+    return readable(ctx, _filtered_data(_ds(ctx), with_state(ctx), op))
 
 
 async def edit_config(ctx: RpcContext, op: etree._Element) -> None:

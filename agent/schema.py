@@ -33,6 +33,8 @@ SERVED_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("ietf-netconf-with-defaults", ()),
+    # RFC 8526 get-data/edit-data; not the "origin" feature (no origin metadata).
+    ("ietf-netconf-nmda", ("with-defaults",)),
     ("ietf-netconf-monitoring", ()),
     ("ietf-netconf-notifications", ()),
     ("ietf-netconf-acm", ()),

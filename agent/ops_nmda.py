@@ -1,0 +1,244 @@
+"""RFC 8526 NMDA operations (feature module): get-data and edit-data.
+
+Datastores are named by ietf-datastores identities: running, candidate and
+startup are the conventional ones of agent.datastore; operational is running
+with the live state merged in (what <get> returns), as this agent applies
+running as a whole. intended is not offered (it equals running here, and the
+YANG library does not list it). The "origin" feature is not supported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+
+from agent import defaults
+from agent.errors import RpcError, RpcErrors
+from agent.ops_datastore import EDIT_DEFAULT_OPS, readable, select_data, with_state
+from agent.rpc_context import RpcContext
+from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
+from agent.xmltree import elements, text_of
+
+NMDA_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
+DS_NS = "urn:ietf:params:xml:ns:yang:ietf-datastores"
+N = f"{{{NMDA_NS}}}"
+DATASTORES = ("running", "candidate", "startup", "operational")
+_GET_PARAMS = frozenset(
+    N + p
+    for p in (
+        "datastore",
+        "subtree-filter",
+        "xpath-filter",
+        "config-filter",
+        "max-depth",
+        "with-defaults",
+    )
+)
+_EDIT_PARAMS = frozenset(N + p for p in ("datastore", "default-operation", "config", "url"))
+
+
+def _path(op: etree._Element, name: str) -> str:
+    return f"/ietf-netconf-nmda:{etree.QName(op).localname}/ietf-netconf-nmda:{name}"
+
+
+def _param(op: etree._Element, name: str) -> etree._Element | None:
+    return next(op.iterchildren(N + name), None)
+
+
+def _check_params(op: etree._Element, allowed: frozenset[str]) -> None:
+    for el in elements(op):
+        if el.tag not in allowed:
+            name = etree.QName(el).localname
+            raise RpcError(
+                "unknown-element",
+                f"<{etree.QName(op).localname}> has no parameter <{name}>"
+                + (" (the origin feature is not supported)" if "origin" in name else ""),
+                type="protocol",
+                path=f"/ietf-netconf-nmda:{etree.QName(op).localname}",
+                info=[("bad-element", name)],
+            )
+
+
+def _datastore(op: etree._Element) -> str:
+    el = _param(op, "datastore")
+    if el is None:
+        raise RpcError(
+            "missing-element",
+            f"<{etree.QName(op).localname}> needs a <datastore>",
+            type="protocol",
+            info=[("bad-element", "datastore")],
+        )
+    prefix, _, name = text_of(el).rpartition(":")
+    if el.nsmap.get(prefix or None) != DS_NS or name not in DATASTORES:
+        raise RpcError(
+            "invalid-value",
+            f"datastore '{text_of(el)}' is not one of "
+            + ", ".join(f"ds:{d}" for d in DATASTORES)
+            + f' (xmlns:ds="{DS_NS}")',
+            path=_path(op, "datastore"),
+        )
+    return name
+
+
+def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
+    _check_params(op, _GET_PARAMS)
+    name = _datastore(op)
+    ds = ctx.server.datastores
+    mode = _with_defaults(op)
+    subtree, xpath = _param(op, "subtree-filter"), _param(op, "xpath-filter")
+    if subtree is not None and xpath is not None:
+        raise RpcError(
+            "invalid-value",
+            "give a subtree-filter or an xpath-filter, not both",
+            type="protocol",
+            path=_path(op, "xpath-filter"),
+        )
+    kind, filt = None, None
+    if subtree is not None:
+        kind, filt = "subtree", subtree
+    elif xpath is not None:
+        expr = text_of(xpath)
+        if not expr:
+            raise RpcError("invalid-value", "xpath-filter is empty", path=_path(op, "xpath-filter"))
+        # filters.xpath reads an RFC 6241 filter: the expression and its prefixes.
+        filt = etree.Element("filter", nsmap={k: v for k, v in xpath.nsmap.items() if k})
+        filt.set("select", expr)
+        kind = "xpath"
+    if name == "operational":
+        tree, keys = with_state(ctx), None
+    else:
+        tree, keys = ds.tree(name), ds.keys
+    data = select_data(ds, tree, mode, N + "data", kind, filt, keys)
+    cf = _param(op, "config-filter")
+    if cf is not None:
+        value = text_of(cf)
+        if value not in ("true", "false"):
+            raise RpcError(
+                "invalid-value",
+                f"config-filter '{value}' is not true or false",
+                path=_path(op, "config-filter"),
+            )
+        _config_filter(data, ds.index, value == "true")
+    depth = _max_depth(op)
+    if depth is not None:
+        if filt is not None:
+            raise RpcError(
+                "operation-not-supported",
+                "max-depth together with a filter is not supported; use one or the other",
+                type="protocol",
+                path=_path(op, "max-depth"),
+            )
+        for top in elements(data):
+            _prune_depth(top, ds.index.get(top.tag), depth - 1)
+    return readable(ctx, data)
+
+
+def _with_defaults(op: etree._Element) -> str:
+    el = _param(op, "with-defaults")
+    if el is None:
+        return "explicit"
+    mode = text_of(el)
+    if mode not in defaults.MODES:
+        raise RpcError(
+            "invalid-value",
+            f"with-defaults '{mode}' is not one of {', '.join(defaults.MODES)}",
+            path=_path(op, "with-defaults"),
+        )
+    return mode
+
+
+def _max_depth(op: etree._Element) -> int | None:
+    el = _param(op, "max-depth")
+    if el is None or text_of(el) == "unbounded":
+        return None
+    t = text_of(el)
+    if not t.isdigit() or not 1 <= int(t) <= 65535:
+        raise RpcError(
+            "invalid-value",
+            f"max-depth '{t}' is not unbounded or a number from 1 to 65535",
+            path=_path(op, "max-depth"),
+        )
+    return int(t)
+
+
+def _config_filter(
+    parent: etree._Element,
+    schema: dict[str, SNodeInfo],
+    config: bool,
+    keys: tuple[str, ...] = (),
+) -> None:
+    """Keep only config true nodes (config=True), or only config false nodes and
+    what leads to them, list keys included (config=False)."""
+    for el in elements(parent):
+        info = schema.get(el.tag)
+        if info is None or el.tag in keys:
+            continue
+        if not info.config:
+            if config:
+                parent.remove(el)  # state, and configuration was asked for
+        elif config:
+            _config_filter(el, info.children, config)
+        elif info.kind in (LEAF, LEAFLIST):
+            parent.remove(el)  # configuration, and state was asked for
+        else:
+            sub_keys = info.keys if info.kind == LIST else ()
+            _config_filter(el, info.children, config, sub_keys)
+            if len(el) == len(sub_keys):  # nothing but keys left
+                parent.remove(el)
+
+
+def _prune_depth(el: etree._Element, info: SNodeInfo | None, left: int) -> None:
+    """Drop what lies more than `left` levels below `el`; list keys stay."""
+    keys = info.keys if info is not None and info.kind == LIST else ()
+    children = info.children if info is not None else {}
+    for child in elements(el):
+        if child.tag in keys:
+            continue
+        if left <= 0:
+            el.remove(child)
+        else:
+            _prune_depth(child, children.get(child.tag), left - 1)
+
+
+async def edit_data(ctx: RpcContext, op: etree._Element) -> None:
+    _check_params(op, _EDIT_PARAMS)
+    name = _datastore(op)
+    if name not in ("running", "candidate"):
+        raise RpcError(
+            "invalid-value",
+            f"edit-data: datastore {name} cannot be edited (running or candidate)",
+            path=_path(op, "datastore"),
+        )
+    config = _param(op, "config")
+    if config is None:
+        if _param(op, "url") is not None:
+            raise RpcError(
+                "operation-not-supported", "the :url capability is not supported", type="protocol"
+            )
+        raise RpcError(
+            "missing-element",
+            "<edit-data> needs a <config>",
+            type="protocol",
+            info=[("bad-element", "config")],
+        )
+    dop = _param(op, "default-operation")
+    default_operation = "merge" if dop is None else text_of(dop)
+    if default_operation not in EDIT_DEFAULT_OPS:
+        raise RpcError(
+            "invalid-value",
+            f"default-operation '{default_operation}' is not one of {', '.join(EDIT_DEFAULT_OPS)}",
+            path=_path(op, "default-operation"),
+        )
+    errors = await ctx.server.datastores.edit(
+        name, config, ctx.session_id, default_operation=default_operation
+    )
+    if errors:
+        raise RpcErrors(errors)
+
+
+def register(server: Any) -> None:
+    if getattr(server, "datastores", None) is None:
+        return  # needs agent.ops_datastore
+    server.register_rpc(NMDA_NS, "get-data", get_data)
+    server.register_rpc(NMDA_NS, "edit-data", edit_data)
