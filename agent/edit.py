@@ -206,8 +206,10 @@ class Editor:
                 self.result.touched.append(node)
                 if created:
                     self.result.created.append(node)
+                    # Small edits only: index() walks the siblings, which a bulk
+                    # create of 10,000 entries cannot afford per entry.
                     keys = key_values(node, info)
-                    if keys is not None:
+                    if keys is not None and (target, info.tag) not in self._lists:
                         _remember_position(target, info, keys, node)
             idx = self._lists.get((target, info.tag))
             if idx is None:
