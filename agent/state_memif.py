@@ -14,7 +14,7 @@ from lxml import etree
 from agent.schema import MEMIF_NS
 
 Q = f"{{{MEMIF_NS}}}"
-SOCKET_STATE = ("listening", "role", "interface-count", "error")
+SOCKET_STATE = ("listening", "role", "interface-count", "error", "last-refusal")
 INTERFACE_STATE = (
     "name",
     "admin-status",

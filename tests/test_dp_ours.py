@@ -110,6 +110,8 @@ def test_refusals_carry_reasons(pair, srv_kw, cli_kw, reason) -> None:
     # INIT named it), not only the peer.
     local = srv.interface_state(1, 1)["local-disconnect-reason"]
     assert local == ("" if iid == 99 else f"refused cli-app: {reason}")
+    sock = next(s for s in srv.state()["sockets"] if s["id"] == 1)
+    assert sock["last-refusal"] == f"cli-app for interface {iid}: {reason}"
 
 
 def test_peer_interrupts_resume_after_the_traffic_sink_stops(pair) -> None:

@@ -7,7 +7,8 @@ from tools.memifctl import show
 NS = "urn:memif-agent:yang:memif-agent"
 REPLY = f"""<data xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><memif xmlns="{NS}">
 <socket><id>0</id><filename>/run/vpp/memif.sock</filename><state><listening>false</listening></state></socket>
-<socket><id>23</id><filename>/tmp/memif23.sock</filename></socket>
+<socket><id>23</id><filename>/tmp/memif23.sock</filename>
+<state><last-refusal>vpp for interface 7: incorrect secret</last-refusal></state></socket>
 <interface><socket-id>23</socket-id><id>100</id><enabled>true</enabled><role>server</role>
 <state><mac-address>02:fe:8c:e5:ce:06</mac-address><link-status>up</link-status>
 <ring-size>1024</ring-size><buffer-size>2048</buffer-size><remote-name>testpmd</remote-name>
@@ -44,6 +45,7 @@ def test_detail_and_counters() -> None:
     m = show.model(etree.fromstring(REPLY))
     d = show.detail(m)
     assert "    Remote name: testpmd" in d
+    assert "Socket 23 last refused: vpp for interface 7: incorrect secret" in d
     assert "rx queue 0: ring 1024 head 5 tail 5 packets 5 bytes 320 interrupts 1" in d
     c = show.counters(m).splitlines()
     assert c[0].split()[:3] == ["Interface", "rx-packets", "rx-bytes"]

@@ -252,11 +252,18 @@ static void on_pending(dp_t *dp, pending_t *p) {
     itf_t *i = NULL;
     const char *why = check_init(dp, p->sock, &m, &i);
     if (why) {
-        /* Shown in the named interface's state, else only the peer would know. */
+        /* Shown in our state too (the socket's, and the named interface's), else
+         * only the peer would know why the link does not come up. */
+        const char *peer = m.type == MSG_INIT && m.u.init.name[0] ? m.u.init.name : "a peer";
         itf_t *named = m.type == MSG_INIT ? dp_find(dp, p->sock->id, m.u.init.id) : NULL;
+        if (m.type == MSG_INIT)
+            snprintf(p->sock->refused, sizeof(p->sock->refused), "%s for interface %u: %s",
+                     peer, m.u.init.id, why);
+        else
+            snprintf(p->sock->refused, sizeof(p->sock->refused), "%s: %s", peer, why);
         if (named && named->state != ST_CONNECTED)
-            snprintf(named->local_reason, sizeof(named->local_reason), "refused %s: %s",
-                     m.u.init.name[0] ? m.u.init.name : "a peer", why);
+            snprintf(named->local_reason, sizeof(named->local_reason), "refused %s: %s", peer,
+                     why);
         reject(p->fd, why);
         drop_pending(dp, p);
         return;

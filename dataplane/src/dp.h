@@ -35,6 +35,7 @@ typedef struct sock {
     int perm;        /* file mode for the socket file, or -1 */
     long uid, gid;   /* owner and group, or -1 */
     char error[160];
+    char refused[160]; /* the last peer refused at INIT, and why */
     evtag_t ev;
     struct sock *next;
 } sock_t;

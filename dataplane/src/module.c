@@ -440,6 +440,7 @@ static PyObject *Dp_state(DpObject *self, PyObject *unused) {
             SET(d, "role", PyUnicode_FromString(s->role == ROLE_SERVER ? "server" : "client"));
         SET(d, "interface-count", PyLong_FromLong(count));
         if (s->error[0]) SET(d, "error", PyUnicode_FromString(s->error));
+        if (s->refused[0]) SET(d, "last-refusal", PyUnicode_FromString(s->refused));
         PyList_Append(socks, d);
         Py_DECREF(d);
     }

@@ -75,6 +75,10 @@ def brief(m: dict[str, list[dict[str, Any]]]) -> str:
 
 def detail(m: dict[str, list[dict[str, Any]]]) -> str:
     out = [brief({"sockets": m["sockets"], "interfaces": []})]
+    for s in m["sockets"]:
+        refused = s.get("state", {}).get("last-refusal")
+        if refused:
+            out.append(f"Socket {s.get('id', '')} last refused: {refused}")
     for i in m["interfaces"]:
         st = i.get("state", {})
         block = brief({"sockets": [], "interfaces": [i]}).split("\n", 2)[2]
