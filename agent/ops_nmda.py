@@ -85,7 +85,7 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
     _check_params(op, _GET_PARAMS)
     name = _datastore(op)
     ds = ctx.server.datastores
-    mode = _with_defaults(op)
+    mode = _choice(op, "with-defaults", defaults.MODES, "explicit")
     subtree, xpath = _param(op, "subtree-filter"), _param(op, "xpath-filter")
     if subtree is not None and xpath is not None:
         raise RpcError(
@@ -110,16 +110,9 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
     else:
         tree, keys = ds.tree(name), ds.keys
     data = select_data(ds, tree, mode, N + "data", kind, filt, keys)
-    cf = _param(op, "config-filter")
-    if cf is not None:
-        value = text_of(cf)
-        if value not in ("true", "false"):
-            raise RpcError(
-                "invalid-value",
-                f"config-filter '{value}' is not true or false",
-                path=_path(op, "config-filter"),
-            )
-        _config_filter(data, ds.index, value == "true")
+    cf = _choice(op, "config-filter", ("true", "false"), "")
+    if cf:
+        _config_filter(data, ds.index, cf == "true")
     depth = _max_depth(op)
     if depth is not None:
         if filt is not None:
@@ -134,18 +127,19 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
     return readable(ctx, data)
 
 
-def _with_defaults(op: etree._Element) -> str:
-    el = _param(op, "with-defaults")
+def _choice(op: etree._Element, name: str, allowed: tuple[str, ...], default: str) -> str:
+    """The value of parameter `name`, one of `allowed`; `default` if it is absent."""
+    el = _param(op, name)
     if el is None:
-        return "explicit"
-    mode = text_of(el)
-    if mode not in defaults.MODES:
+        return default
+    value = text_of(el)
+    if value not in allowed:
         raise RpcError(
             "invalid-value",
-            f"with-defaults '{mode}' is not one of {', '.join(defaults.MODES)}",
-            path=_path(op, "with-defaults"),
+            f"{name} '{value}' is not one of {', '.join(allowed)}",
+            path=_path(op, name),
         )
-    return mode
+    return value
 
 
 def _max_depth(op: etree._Element) -> int | None:
@@ -222,14 +216,7 @@ async def edit_data(ctx: RpcContext, op: etree._Element) -> None:
             type="protocol",
             info=[("bad-element", "config")],
         )
-    dop = _param(op, "default-operation")
-    default_operation = "merge" if dop is None else text_of(dop)
-    if default_operation not in EDIT_DEFAULT_OPS:
-        raise RpcError(
-            "invalid-value",
-            f"default-operation '{default_operation}' is not one of {', '.join(EDIT_DEFAULT_OPS)}",
-            path=_path(op, "default-operation"),
-        )
+    default_operation = _choice(op, "default-operation", EDIT_DEFAULT_OPS, "merge")
     errors = await ctx.server.datastores.edit(
         name, config, ctx.session_id, default_operation=default_operation
     )
