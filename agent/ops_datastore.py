@@ -17,6 +17,7 @@ from agent import defaults, filters
 from agent.datastore import Datastores
 from agent.errors import RpcError, RpcErrors
 from agent.key_index import KeyIndex
+from agent.params import one_of
 from agent.rpc_context import RpcContext
 from agent.xmltree import NC, NC_NS, elements, merge_into, text_of
 
@@ -93,19 +94,8 @@ def _source_tree(ds: Datastores, op: etree._Element, allowed: tuple[str, ...]) -
 
 
 def _choice(op: etree._Element, name: str, allowed: tuple[str, ...], default: str) -> str:
-    el = _param(op, name)
-    if el is None:
-        return default
-    value = text_of(el)
-    if value not in allowed:
-        raise RpcError(
-            "invalid-value",
-            f"{name} '{value}' is not one of {', '.join(allowed)}",
-            type="protocol",
-            path=f"/ietf-netconf:{etree.QName(op).localname}/ietf-netconf:{name}",
-            info=[("bad-element", name)],
-        )
-    return value
+    path = f"/ietf-netconf:{etree.QName(op).localname}/ietf-netconf:{name}"
+    return one_of(_param(op, name), name, allowed, default, path)
 
 
 def _filtered_data(

@@ -16,6 +16,7 @@ from lxml import etree
 from agent import defaults
 from agent.errors import RpcError, RpcErrors
 from agent.ops_datastore import EDIT_DEFAULT_OPS, readable, select_data, with_state
+from agent.params import one_of
 from agent.rpc_context import RpcContext
 from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
 from agent.xmltree import elements, text_of
@@ -128,18 +129,7 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
 
 
 def _choice(op: etree._Element, name: str, allowed: tuple[str, ...], default: str) -> str:
-    """The value of parameter `name`, one of `allowed`; `default` if it is absent."""
-    el = _param(op, name)
-    if el is None:
-        return default
-    value = text_of(el)
-    if value not in allowed:
-        raise RpcError(
-            "invalid-value",
-            f"{name} '{value}' is not one of {', '.join(allowed)}",
-            path=_path(op, name),
-        )
-    return value
+    return one_of(_param(op, name), name, allowed, default, _path(op, name))
 
 
 def _max_depth(op: etree._Element) -> int | None:
