@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from agent.errors import RpcError
+from agent.params import one_of
 from agent.schema_index import CONTAINER, LEAF, LIST, SNodeInfo
 from agent.xmltree import elements, new_element, text_of
 
@@ -23,16 +23,9 @@ _WD_TAG = f"{{{WD_NS}}}with-defaults"
 
 def mode_of(op: etree._Element) -> str:
     el = next(op.iterchildren(_WD_TAG), None)
-    if el is None:
-        return "explicit"
-    mode = text_of(el)
-    if mode not in MODES:
-        raise RpcError(
-            "invalid-value",
-            f"with-defaults '{mode}' is not one of {', '.join(MODES)}",
-            path="/ietf-netconf-with-defaults:with-defaults",
-        )
-    return mode
+    return one_of(
+        el, "with-defaults", MODES, "explicit", "/ietf-netconf-with-defaults:with-defaults"
+    )
 
 
 REPORT_ALL = ("report-all", "report-all-tagged")
