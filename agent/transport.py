@@ -89,6 +89,35 @@ def without_ignore_padding(conn: asyncssh.SSHServerConnection) -> None:
     conn.send_packet = send_packet
 
 
+def lazy_keepalive(conn: asyncssh.SSHServerConnection) -> None:
+    """Keep asyncssh's keepalive (a probe after `keepalive` seconds without
+    traffic, the session dropped after 3 unanswered) without re-arming a timer for
+    every packet received.
+
+    asyncssh (2.24) cancels and re-schedules its keepalive timer on each received
+    packet: ~10% of the agent's CPU per small request. Here a packet only notes
+    the time; when the timer fires after traffic, it re-arms itself for the rest
+    of the interval instead of probing. Relies on asyncssh internals
+    (tests/test_transport.py checks they are still there).
+    """
+    loop = asyncio.get_running_loop()
+    last = [loop.time()]
+    probe = conn._keepalive_timer_callback
+
+    def packet_received() -> None:
+        last[0] = loop.time()
+
+    def timer_fired() -> None:
+        due = last[0] + conn._keepalive_interval
+        if loop.time() < due:
+            conn._keepalive_timer = loop.call_at(due, timer_fired)
+        else:
+            probe()  # re-arms through _set_keepalive_timer, which finds timer_fired
+
+    conn._reset_keepalive_timer = packet_received
+    conn._keepalive_timer_callback = timer_fired
+
+
 class _LoginThrottle:
     """Slows down password guessing: each recent failure from an address adds delay."""
 
@@ -117,6 +146,7 @@ class _SSHServer(asyncssh.SSHServer):
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
         without_ignore_padding(conn)
+        lazy_keepalive(conn)
         peer = conn.get_extra_info("peername") or ("?", 0)
         self._peer = str(peer[0])
 

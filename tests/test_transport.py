@@ -340,3 +340,35 @@ def test_frozen_client_dropped_by_keepalive(start_agent, tmp_path):
     finally:
         p.kill()
         p.wait()
+
+
+def test_busy_client_is_not_dropped_by_keepalive(start_agent, tmp_path):
+    # Traffic counts as life: with probes every 0.2 s, a client that keeps asking
+    # (and answers probes) stays for many intervals.
+    a = start_agent(tmp_path / "a", "--no-dataplane", "--keepalive", "0.2")
+    m = a.connect()
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        m.get_config("running")
+        time.sleep(0.05)
+    time.sleep(1.0)  # then idle: probes answered by ncclient's transport
+    assert m.connected
+    m.get_config("running")
+
+
+def test_asyncssh_internals_the_transport_relies_on():
+    # agent.transport overrides these per connection (IGNORE padding, keepalive
+    # timer); an asyncssh upgrade that renames them must fail here, not silently.
+    import asyncssh.connection as c
+
+    for name in (
+        "send_packet",
+        "_reset_keepalive_timer",
+        "_keepalive_timer_callback",
+        "_set_keepalive_timer",
+        "_cancel_keepalive_timer",
+    ):
+        assert hasattr(c.SSHConnection, name), name
+    src = __import__("inspect").getsource(c.SSHConnection._set_keepalive_timer)
+    assert "self._keepalive_timer_callback" in src
+    assert "self._keepalive_timer =" in src
