@@ -148,3 +148,29 @@ def test_rule_scoped_to_one_interface_by_key_predicates(ag) -> None:
     # ring-size of memif1/2 is hidden from ops, that of memif1/1 is not
     assert data.count("<ring-size>") == 1 and "<ring-size>11</ring-size>" in data
     assert admin.get_config("running").data_xml.count("<ring-size>") == 2
+
+
+def test_nmda_operations_obey_nacm(ag) -> None:
+    from ncclient.xml_ import to_ele
+
+    nmda = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
+    ds = "urn:ietf:params:xml:ns:yang:ietf-datastores"
+    admin = ag.connect()
+    admin.edit_config(target="running", config=memif(SECRET_ITF))
+    ops = ag.connect("ops", "pw-ops")
+    for store in ("running", "operational"):
+        req = (
+            f'<get-data xmlns="{nmda}" xmlns:ds="{ds}"><datastore>ds:{store}</datastore></get-data>'
+        )
+        data = ops.dispatch(to_ele(req)).xml
+        assert "/tmp/nacm-1.sock" in data and "s3cret" not in data, store
+        assert "s3cret" in admin.dispatch(to_ele(req)).xml
+    edit = (
+        f'<edit-data xmlns="{nmda}" xmlns:ds="{ds}"><datastore>ds:running</datastore><config>'
+        f'<memif xmlns="{NS}"><socket><id>5</id><filename>/x/v</filename></socket></memif>'
+        "</config></edit-data>"
+    )
+    with pytest.raises(RPCError) as exc:
+        ops.dispatch(to_ele(edit))
+    assert exc.value.tag == "access-denied"
+    assert "/x/v" not in admin.get_config("running").data_xml
