@@ -53,11 +53,15 @@ def register(server: Any) -> None:
     server.dataplane = dp
     server.applier = Applier(dp, MacStore(Path(opts.state_dir) / "macs.json"), files)
 
-    from agent.state_interfaces import interfaces_state
+    from agent.state_interfaces import IF_NS, interfaces_state
     from agent.state_memif import memif_state
 
-    server.add_state_provider(lambda: [memif_state(dp.state(), socket0)])
-    server.add_state_provider(lambda: [interfaces_state(dp.state())])
+    server.add_state_provider(
+        lambda: [memif_state(dp.state(), socket0)], tags=(f"{{{MEMIF_NS}}}memif",)
+    )
+    server.add_state_provider(
+        lambda: [interfaces_state(dp.state())], tags=(f"{{{IF_NS}}}interfaces",)
+    )
 
     async def watch_events() -> None:
         loop = asyncio.get_running_loop()

@@ -6,7 +6,7 @@ the reply stays valid instance data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from copy import deepcopy
 
 from lxml import etree
@@ -92,6 +92,15 @@ class _FNode:
 _COMPILED: dict[bytes, _FNode] = {}
 _COMPILED_MAX = 256
 _COMPILED_MAX_BYTES = 4096
+
+
+def top_level(filt: etree._Element) -> Callable[[str], bool]:
+    """Whether the subtree filter `filt` may select a top-level node of this tag:
+    lets <get> skip state providers whose data the filter would drop anyway."""
+    tops = _compile(filt).content + _compile(filt).others
+    return lambda tag: any(
+        t.tag == tag if t.tag is not None else tag.rsplit("}", 1)[-1] == t.local for t in tops
+    )
 
 
 def _compile(filt: etree._Element) -> _FNode:

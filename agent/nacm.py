@@ -215,7 +215,7 @@ def register(server: Any) -> None:
     server.nacm = nacm
     server.add_rpc_hook(nacm.check_rpc)
     server.add_notification_check(nacm.check_notification)
-    server.add_state_provider(nacm.state)
+    server.add_state_provider(nacm.state, tags=(f"{{{NACM_NS}}}nacm",))
     ds = getattr(server, "datastores", None)
     if ds is not None:
         ds.write_check = nacm.check_write

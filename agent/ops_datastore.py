@@ -146,11 +146,14 @@ def select_data(
     return data
 
 
-def with_state(ctx: RpcContext) -> etree._Element:
-    """running with the state of every provider merged in: what <get> reads."""
+def with_state(ctx: RpcContext, subtree: etree._Element | None = None) -> etree._Element:
+    """running with the state of every provider merged in: what <get> reads.
+    With the subtree filter about to be applied, providers of top-level nodes it
+    cannot select are not asked."""
     ds = ctx.server.datastores
     tree = deepcopy(ds.running)
-    for node in ctx.server.collect_state():
+    wanted = filters.top_level(subtree) if subtree is not None else None
+    for node in ctx.server.collect_state(wanted):
         wrapper = etree.Element("w")
         wrapper.append(node)
         merge_into(tree, wrapper, ds.index)
@@ -180,7 +183,9 @@ def get_config(ctx: RpcContext, op: etree._Element) -> etree._Element:
 
 
 def get(ctx: RpcContext, op: etree._Element) -> etree._Element:
-    return readable(ctx, _filtered_data(_ds(ctx), with_state(ctx), op))
+    filt = _param(op, "filter")
+    subtree = filt if filt is not None and filt.get("type", "subtree") == "subtree" else None
+    return readable(ctx, _filtered_data(_ds(ctx), with_state(ctx, subtree), op))
 
 
 async def edit_config(ctx: RpcContext, op: etree._Element) -> None:

@@ -107,7 +107,7 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
         filt.set("select", expr)
         kind = "xpath"
     if name == "operational":
-        tree, keys = with_state(ctx), None
+        tree, keys = with_state(ctx, subtree), None
     else:
         tree, keys = ds.tree(name), ds.keys
     data = select_data(ds, tree, mode, N + "data", kind, filt, keys)

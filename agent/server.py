@@ -53,7 +53,8 @@ class Server:
         self.schema = schema
         self.sessions: dict[int, Session] = {}
         self.stats = Statistics()
-        self.state_providers: list[StateProvider] = []
+        # (provider, the top-level tags it returns, or None if unknown)
+        self.state_providers: list[tuple[StateProvider, frozenset[str] | None]] = []
         self.datastores: Any = None
         self.applier: Any = None
         self.dataplane: Any = None
@@ -91,8 +92,10 @@ class Server:
             self._capabilities.append(uri)
             self._hello_caps = None
 
-    def add_state_provider(self, fn: StateProvider) -> None:
-        self.state_providers.append(fn)
+    def add_state_provider(self, fn: StateProvider, tags: tuple[str, ...] | None = None) -> None:
+        """`tags`: the top-level nodes fn returns ("{ns}name"), so a filtered
+        <get> need not call it when the filter selects none of them."""
+        self.state_providers.append((fn, frozenset(tags) if tags is not None else None))
 
     def add_session_end_hook(self, fn: Callable[[int], Any]) -> None:
         self._session_end_hooks.append(fn)
@@ -126,10 +129,13 @@ class Server:
 
     # -- state ----------------------------------------------------------------
 
-    def collect_state(self) -> list[etree._Element]:
-        """Top-level state nodes from every provider; a failing provider is logged, not fatal."""
+    def collect_state(self, wanted: Callable[[str], bool] | None = None) -> list[etree._Element]:
+        """Top-level state nodes from every provider (only those whose tags `wanted`
+        accepts, when given); a failing provider is logged, not fatal."""
         out: list[etree._Element] = []
-        for fn in self.state_providers:
+        for fn, tags in self.state_providers:
+            if wanted is not None and tags is not None and not any(map(wanted, tags)):
+                continue
             try:
                 out.extend(fn() or ())
             except Exception:

@@ -135,3 +135,17 @@ def test_key_index_finds_entries_by_every_key():
         "<role>server</role></interface></memif>"
     )
     assert run(f, keys) == run(f) == ""
+
+
+def test_top_level_tells_which_providers_a_filter_needs():
+    def pred(body: str):
+        return filters.top_level(etree.fromstring(f'<filter xmlns="{NC}">{body}</filter>'))
+
+    memif, itfs = f"{{{NS}}}memif", "{urn:ietf:params:xml:ns:yang:ietf-interfaces}interfaces"
+    p = pred(f'<memif xmlns="{NS}"><socket/></memif>')
+    assert p(memif) and not p(itfs)
+    p = pred('<interfaces xmlns=""/>')  # unqualified: any namespace
+    assert p(itfs) and not p(memif)
+    p = pred(f'<memif xmlns="{NS}"/><x:interfaces xmlns:x="{itfs[1:].split("}")[0]}"/>')
+    assert p(memif) and p(itfs)
+    assert not pred("")(memif)  # an empty filter selects nothing

@@ -93,7 +93,7 @@ def link_latency(m, work: Path, rounds: int) -> tuple[list[float], list[float]]:
     return notif, peer_up
 
 
-def bulk(m, work: Path) -> tuple[float, float]:
+def bulk(m, work: Path) -> tuple[float, float, float, float]:
     body = "".join(
         f"<socket><id>{s}</id><filename>{work}/bulk/{s}.sock</filename></socket>"
         for s in range(100, 200)
@@ -107,10 +107,18 @@ def bulk(m, work: Path) -> tuple[float, float]:
     t = time.perf_counter()
     m.commit()
     create = time.perf_counter() - t
+    # What `memifctl show interface memif` asks for: configuration and live state.
+    subtree = ("subtree", f'<memif xmlns="{NS}"/>')
+    t = time.perf_counter()
+    m.get(filter=subtree)
+    show = time.perf_counter() - t
+    t = time.perf_counter()
+    m.get_config("running", filter=subtree)
+    show_config = time.perf_counter() - t
     m.edit_config(target="candidate", default_operation="replace", config=cfg(""))
     t = time.perf_counter()
     m.commit()
-    return create, time.perf_counter() - t
+    return create, time.perf_counter() - t, show, show_config
 
 
 def main() -> None:
@@ -129,7 +137,7 @@ def main() -> None:
             empty.append(time.perf_counter() - t)
         m.create_subscription()
         notif, peer_up = link_latency(m, work, args.rounds)
-        create, delete = bulk(m, work)
+        create, delete, show, show_config = bulk(m, work)
         m.close_session()
     finally:
         agent.terminate()
@@ -142,6 +150,8 @@ def main() -> None:
         ("commit -> link-up notification (max)", max(notif), "—"),
         ("commit 1,000 server interfaces on 100 sockets", create, "—"),
         ("delete them all + commit", delete, "—"),
+        ("get-config <memif/> of those 1,000 interfaces", show_config, "—"),
+        ("get <memif/> with their live state", show, "—"),
     ]
     if args.markdown:
         print("| measure | time | ratio to empty commit | target |")
