@@ -16,6 +16,10 @@ from agent.key_index import KeyIndex
 from agent.schema_index import LIST, SNodeInfo
 from agent.xmltree import elements, new_element, shallow_with_keys, text_of
 
+# Told of each node a filter selects whole (its copy in the reply, its schema
+# node): RFC 8526 max-depth counts levels from these.
+Selected = Callable[[etree._Element, "SNodeInfo | None"], None]
+
 
 def subtree(
     data: etree._Element,
@@ -23,12 +27,13 @@ def subtree(
     index: dict[str, SNodeInfo],
     tag: str,
     keys: KeyIndex | None = None,
+    selected: Selected | None = None,
 ) -> etree._Element:
     """What the subtree filter `filt` selects of data's children, under a new
     element `tag`; `data` itself is not modified. `keys` (only for trees never
     changed in place) finds list entries a filter names by all their keys."""
     out = new_element(tag)
-    _select(data, _compile(filt), index, out, keys)
+    _select(data, _compile(filt), index, out, keys, selected)
     return out
 
 
@@ -123,6 +128,7 @@ def _select(
     schema: dict[str, SNodeInfo],
     out: etree._Element,
     keys: KeyIndex | None,
+    selected_hook: Selected | None = None,
 ) -> bool:
     """Copy into `out` what filter node `f` (matched to `data`) selects of data's
     children; False if it selects nothing, so `data` is left out of the reply."""
@@ -159,23 +165,21 @@ def _select(
         for d in cands:
             if done and d in done:
                 continue
-            if c.selection:
+            whole = c.selection or (c.content and not c.others)
+            if c.content and not c.content_ok(d):
+                continue  # e.g. the other entries of a list filtered by key
+            if whole:  # a selection node, or content matches only: the whole node
                 done.add(d)
                 if d.tag not in present:
-                    out.append(deepcopy(d))
+                    copy = deepcopy(d)
+                    out.append(copy)
+                    if selected_hook is not None:
+                        selected_hook(copy, schema.get(d.tag))
                 selected = True
                 continue
-            if c.content:
-                if not c.content_ok(d):
-                    continue  # e.g. the other entries of a list filtered by key
-                if not c.others:  # content matches only: the whole node
-                    done.add(d)
-                    out.append(deepcopy(d))
-                    selected = True
-                    continue
             info = schema.get(d.tag)
             new = shallow_with_keys(d, info)
-            if _select(d, c, info.children if info else {}, new, keys):
+            if _select(d, c, info.children if info else {}, new, keys, selected_hook):
                 out.append(new)
                 done.add(d)
                 selected = True
@@ -183,7 +187,11 @@ def _select(
 
 
 def xpath(
-    data: etree._Element, filt: etree._Element, index: dict[str, SNodeInfo], tag: str
+    data: etree._Element,
+    filt: etree._Element,
+    index: dict[str, SNodeInfo],
+    tag: str,
+    selected: Selected | None = None,
 ) -> etree._Element:
     select = filt.get("select")
     if not select:
@@ -226,7 +234,7 @@ def xpath(
                 node = getattr(node, "getparent", lambda: None)()
                 if node is None:
                     continue
-            _copy_with_ancestors(node, out, copies, index)
+            _copy_with_ancestors(node, out, copies, index, selected)
     return out
 
 
@@ -235,6 +243,7 @@ def _copy_with_ancestors(
     out: etree._Element,
     copies: dict[etree._Element, etree._Element],
     index: dict[str, SNodeInfo],
+    selected: Selected | None = None,
 ) -> None:
     chain = []
     n = node
@@ -246,14 +255,15 @@ def _copy_with_ancestors(
     for depth, n in enumerate(chain):
         info = schema.get(n.tag)
         existing = copies.get(n)
+        last = depth == len(chain) - 1
         if existing is None:
-            if depth == len(chain) - 1:
-                existing = deepcopy(n)
-            else:
-                existing = shallow_with_keys(n, info)
+            existing = deepcopy(n) if last else shallow_with_keys(n, info)
             parent_out.append(existing)
             copies[n] = existing
-        elif depth == len(chain) - 1:
-            existing.getparent().replace(existing, deepcopy(n))
-            copies[n] = existing
+        elif last:
+            whole = deepcopy(n)
+            existing.getparent().replace(existing, whole)
+            existing = copies[n] = whole
+        if last and selected is not None:
+            selected(existing, info)
         parent_out, schema = existing, (info.children if info else {})

@@ -122,11 +122,13 @@ def select_data(
     kind: str | None = None,
     filt: etree._Element | None = None,
     keys: KeyIndex | None = None,
+    selected: filters.Selected | None = None,
 ) -> etree._Element:
     """A new `tag` element holding what filter `filt` of `kind` ("subtree": its
     children are the filter; "xpath": its select attribute and prefixes) selects of
     tree's top-level nodes, with defaults shown as `mode` says. `keys` only for
-    datastore trees (never changed in place)."""
+    datastore trees (never changed in place); `selected` is told of every node the
+    filter selects whole (for RFC 8526 max-depth)."""
     if filt is None or mode in defaults.REPORT_ALL:
         data = etree.Element(tag, nsmap={None: etree.QName(tag).namespace})
         for child in elements(tree):
@@ -138,9 +140,9 @@ def select_data(
         tree, keys = data, None
     # Both filters copy what they select into a new tree.
     if kind == "xpath":
-        data = filters.xpath(tree, filt, ds.index, tag)
+        data = filters.xpath(tree, filt, ds.index, tag, selected)
     else:
-        data = filters.subtree(tree, filt, ds.index, tag, keys)
+        data = filters.subtree(tree, filt, ds.index, tag, keys, selected)
     if mode not in defaults.REPORT_ALL:
         defaults.apply(data, mode, ds.index)
     return data

@@ -110,19 +110,18 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
         tree, keys = with_state(ctx, subtree), None
     else:
         tree, keys = ds.tree(name), ds.keys
-    data = select_data(ds, tree, mode, N + "data", kind, filt, keys)
+    depth = _max_depth(op)
+    prune = None
+    if depth is not None and filt is not None:
+        # RFC 8526: levels count from each node the filter selects.
+        def prune(el: etree._Element, info: SNodeInfo | None) -> None:
+            _prune_depth(el, info, depth - 1)
+
+    data = select_data(ds, tree, mode, N + "data", kind, filt, keys, prune)
     cf = _choice(op, "config-filter", ("true", "false"), "")
     if cf:
         _config_filter(data, ds.index, cf == "true")
-    depth = _max_depth(op)
-    if depth is not None:
-        if filt is not None:
-            raise RpcError(
-                "operation-not-supported",
-                "max-depth together with a filter is not supported; use one or the other",
-                type="protocol",
-                path=_path(op, "max-depth"),
-            )
+    if depth is not None and filt is None:  # without a filter, the top-level nodes
         for top in elements(data):
             _prune_depth(top, ds.index.get(top.tag), depth - 1)
     return readable(ctx, data)

@@ -96,6 +96,31 @@ def test_get_data_max_depth_keeps_keys(m) -> None:
     assert d.xpath("//m:ring-size/text()", namespaces=NSMAP) == ["11"]
 
 
+def test_get_data_max_depth_counts_from_what_a_filter_selects(m) -> None:
+    # content match only: the entry is selected whole, depth 1 leaves it its keys
+    f = (
+        f'<subtree-filter><memif xmlns="{NS}"><interface><id>1</id></interface></memif>'
+        "</subtree-filter><max-depth>1</max-depth>"
+    )
+    d = get_data(m, body=f)
+    entries = d.xpath("//m:interface", namespaces=NSMAP)
+    assert [[c.tag.split("}")[1] for c in e] for e in entries] == [["socket-id", "id"]]
+    # the same with depth 2 brings its leaves
+    d = get_data(m, body=f.replace("<max-depth>1<", "<max-depth>2<"))
+    assert d.xpath("//m:interface/m:ring-size/text()", namespaces=NSMAP) == ["11"]
+    # a selection node selects a leaf: depth 1 keeps it
+    f = (
+        f'<subtree-filter><memif xmlns="{NS}"><interface><ring-size/></interface></memif>'
+        "</subtree-filter><max-depth>1</max-depth>"
+    )
+    assert get_data(m, body=f).xpath("//m:ring-size/text()", namespaces=NSMAP) == ["11"]
+    # XPath: the selected sockets, without their filename at depth 1
+    x = f'<xpath-filter xmlns:x="{NS}">/x:memif/x:socket</xpath-filter><max-depth>1</max-depth>'
+    d = get_data(m, body=x)
+    assert d.xpath("//m:socket/m:id/text()", namespaces=NSMAP) == ["1"]
+    assert d.xpath("//m:filename", namespaces=NSMAP) == []
+
+
 def test_edit_data_running_and_candidate(m) -> None:
     more = f'<memif xmlns="{NS}"><interface><socket-id>1</socket-id><id>3</id></interface></memif>'
     edit_data(m, "running", more)
