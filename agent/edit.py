@@ -14,6 +14,7 @@ from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
 from agent.xmltree import (
     NC,
     elements,
+    entries_by_key,
     find_match,
     key_values,
     shallow_with_keys,
@@ -166,7 +167,7 @@ class Editor:
     def _entries(self, target: etree._Element, info: SNodeInfo) -> dict:
         idx = self._lists.get((target, info.tag))
         if idx is None:
-            idx = {key_values(e, info): e for e in target.iterchildren(info.tag)}
+            idx = entries_by_key(target, info)
             self._lists[(target, info.tag)] = idx
         return idx
 

@@ -73,12 +73,17 @@ class _FNode:
             self._key = (info, key)
         return self._key[1]
 
+    def names(self, tag: str) -> bool:
+        """Whether this node's name matches an element tag."""
+        if self.tag is not None:
+            return tag == self.tag
+        return tag.rsplit("}", 1)[-1] == self.local
+
     def candidates(self, parent: etree._Element) -> Iterator[etree._Element]:
         """The children of `parent` this node's name matches."""
         if self.tag is not None:
             return parent.iterchildren(self.tag)  # filtered in C
-        local = self.local
-        return (d for d in parent if isinstance(d.tag, str) and d.tag.rsplit("}", 1)[-1] == local)
+        return (d for d in parent if isinstance(d.tag, str) and self.names(d.tag))
 
     def content_ok(self, parent: etree._Element) -> bool:
         """Every content match child of this node matches a child of `parent`."""
@@ -102,10 +107,9 @@ _COMPILED_MAX_BYTES = 4096
 def top_level(filt: etree._Element) -> Callable[[str], bool]:
     """Whether the subtree filter `filt` may select a top-level node of this tag:
     lets <get> skip state providers whose data the filter would drop anyway."""
-    tops = _compile(filt).content + _compile(filt).others
-    return lambda tag: any(
-        t.tag == tag if t.tag is not None else tag.rsplit("}", 1)[-1] == t.local for t in tops
-    )
+    root = _compile(filt)
+    tops = root.content + root.others
+    return lambda tag: any(t.names(tag) for t in tops)
 
 
 def _compile(filt: etree._Element) -> _FNode:

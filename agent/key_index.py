@@ -11,7 +11,7 @@ from __future__ import annotations
 from lxml import etree
 
 from agent.schema_index import SNodeInfo
-from agent.xmltree import key_values
+from agent.xmltree import entries_by_key
 
 
 class KeyIndex:
@@ -36,8 +36,5 @@ class KeyIndex:
             self._parents[id(parent)] = slot
         by_key = slot[1].get(info.tag)
         if by_key is None:
-            by_key = {}
-            for e in parent.iterchildren(info.tag):
-                by_key.setdefault(key_values(e, info), e)  # first wins, as in a walk
-            slot[1][info.tag] = by_key
+            by_key = slot[1][info.tag] = entries_by_key(parent, info)
         return by_key

@@ -196,7 +196,7 @@ def register(server: Server) -> None:
 
 DS_NS = "urn:ietf:params:xml:ns:yang:ietf-datastores"
 # RFC 8525 lists each datastore with its schema; libyang leaves that to the server.
-# All of ours share libyang's one schema, "complete".
+# All of ours share libyang's one schema, "complete". agent.ops_nmda serves them.
 DATASTORES = ("running", "candidate", "startup", "operational")
 
 

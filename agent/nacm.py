@@ -192,11 +192,11 @@ def _diff(old, new, schema, modules, path, keys, xpath):
         module = modules.get(q.namespace or "", "")
         info = schema.get(el.tag)
         npath = (*path, q.localname)
-        nkeys = (*keys, step_keys(el, info))
+        here = step_keys(el, info)
+        nkeys = (*keys, here)
         step = f"{xpath}/{module}:{q.localname}"
-        if info is not None and info.kind == LIST and key[1]:
-            names = [k.split("}", 1)[1] for k in info.keys]
-            step += "".join(f"[{module}:{k}='{v}']" for k, v in zip(names, key[1], strict=False))
+        if info is not None and info.kind == LIST:
+            step += "".join(f"[{module}:{k}='{v}']" for k, v in here)
         children = info.children if info is not None else {}
         if o is None:
             yield ("create", module, npath, nkeys, step)

@@ -127,8 +127,9 @@ def select_data(
     """A new `tag` element holding what filter `filt` of `kind` ("subtree": its
     children are the filter; "xpath": its select attribute and prefixes) selects of
     tree's top-level nodes, with defaults shown as `mode` says. `keys` only for
-    datastore trees (never changed in place); `selected` is told of every node the
-    filter selects whole (for RFC 8526 max-depth)."""
+    datastore trees (never changed in place); `selected` is told of every node
+    selected whole: each one the filter selects, or each top-level node without
+    a filter (RFC 8526 max-depth counts levels from these)."""
     if filt is None or mode in defaults.REPORT_ALL:
         data = etree.Element(tag, nsmap={None: etree.QName(tag).namespace})
         for child in elements(tree):
@@ -136,6 +137,9 @@ def select_data(
         # report-all: defaults go in before filtering, so a filter can select them.
         defaults.apply(data, mode, ds.index)
         if filt is None:
+            if selected is not None:
+                for top in elements(data):
+                    selected(top, ds.index.get(top.tag))
             return data
         tree, keys = data, None
     # Both filters copy what they select into a new tree.
@@ -155,10 +159,9 @@ def with_state(ctx: RpcContext, subtree: etree._Element | None = None) -> etree.
     ds = ctx.server.datastores
     tree = deepcopy(ds.running)
     wanted = filters.top_level(subtree) if subtree is not None else None
-    for node in ctx.server.collect_state(wanted):
-        wrapper = etree.Element("w")
-        wrapper.append(node)
-        merge_into(tree, wrapper, ds.index)
+    state = etree.Element("w")
+    state.extend(ctx.server.collect_state(wanted))
+    merge_into(tree, state, ds.index)
     return tree
 
 

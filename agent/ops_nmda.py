@@ -15,6 +15,7 @@ from lxml import etree
 
 from agent import defaults
 from agent.errors import RpcError, RpcErrors
+from agent.monitoring import DATASTORES, DS_NS
 from agent.ops_datastore import EDIT_DEFAULT_OPS, readable, select_data, with_state
 from agent.params import one_of
 from agent.rpc_context import RpcContext
@@ -22,9 +23,7 @@ from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
 from agent.xmltree import elements, text_of
 
 NMDA_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
-DS_NS = "urn:ietf:params:xml:ns:yang:ietf-datastores"
 N = f"{{{NMDA_NS}}}"
-DATASTORES = ("running", "candidate", "startup", "operational")
 _GET_PARAMS = frozenset(
     N + p
     for p in (
@@ -111,19 +110,16 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
     else:
         tree, keys = ds.tree(name), ds.keys
     depth = _max_depth(op)
-    prune = None
-    if depth is not None and filt is not None:
-        # RFC 8526: levels count from each node the filter selects.
-        def prune(el: etree._Element, info: SNodeInfo | None) -> None:
-            _prune_depth(el, info, depth - 1)
-
-    data = select_data(ds, tree, mode, N + "data", kind, filt, keys, prune)
+    chosen: list[tuple[etree._Element, SNodeInfo | None]] = []
+    hook = None if depth is None else lambda el, info: chosen.append((el, info))
+    data = select_data(ds, tree, mode, N + "data", kind, filt, keys, hook)
     cf = _choice(op, "config-filter", ("true", "false"), "")
     if cf:
         _config_filter(data, ds.index, cf == "true")
-    if depth is not None and filt is None:  # without a filter, the top-level nodes
-        for top in elements(data):
-            _prune_depth(top, ds.index.get(top.tag), depth - 1)
+    if depth is not None:
+        # RFC 8526: levels count from each selected node, once the filters are applied.
+        for el, info in chosen:
+            _prune_depth(el, info, depth - 1)
     return readable(ctx, data)
 
 

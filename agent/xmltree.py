@@ -29,6 +29,17 @@ def key_values(el: etree._Element, info: SNodeInfo) -> tuple[str, ...] | None:
     return tuple((found[k] or "").strip() for k in info.keys)
 
 
+def entries_by_key(
+    parent: etree._Element, info: SNodeInfo
+) -> dict[tuple[str, ...] | None, etree._Element]:
+    """The entries of list `info` under `parent` by key values, in one pass; the
+    first of two with one key wins, as find_match would find it."""
+    out: dict[tuple[str, ...] | None, etree._Element] = {}
+    for e in parent.iterchildren(info.tag):
+        out.setdefault(key_values(e, info), e)
+    return out
+
+
 def find_match(
     parent: etree._Element, el: etree._Element, info: SNodeInfo | None
 ) -> etree._Element | None:
@@ -81,26 +92,23 @@ def shallow_with_keys(el: etree._Element, info: SNodeInfo | None) -> etree._Elem
 def merge_into(target: etree._Element, src: etree._Element, index: dict[str, SNodeInfo]) -> None:
     """Merge src's children into target by schema identity (list keys); used to
     join state data from providers with configuration for <get>."""
-    entries: dict[tuple[str, tuple[str, ...] | None], etree._Element] | None = None
+    # Per list: one pass over target's entries, not one per state entry (1,000
+    # interfaces of state would otherwise cost 10^6 key reads).
+    lists: dict[str, dict] = {}
     for child in elements(src):
         info = index.get(child.tag)
         if info is not None and info.kind == LIST:
+            entries = lists.get(child.tag)
             if entries is None:
-                # One pass over target's list entries, not one per state entry:
-                # 1,000 interfaces of state would otherwise cost 10^6 key reads.
-                entries = {}
-                for c in elements(target):
-                    ci = index.get(c.tag)
-                    if ci is not None and ci.kind == LIST:
-                        entries.setdefault((c.tag, key_values(c, ci)), c)
-            ident = (child.tag, key_values(child, info))
-            match = entries.get(ident)
+                entries = lists[child.tag] = entries_by_key(target, info)
+            keys = key_values(child, info)
+            match = entries.get(keys)
+            if match is None:
+                entries[keys] = child
         else:
             match = find_match(target, child, info)
         if match is None:
             target.append(child)
-            if info is not None and info.kind == LIST and entries is not None:
-                entries[ident] = child
         elif info is None or info.kind not in ("leaf", LEAFLIST):
             merge_into(match, child, info.children if info else {})
         else:

@@ -221,6 +221,7 @@ static void drop_pending(dp_t *dp, pending_t *p) {
     free(p);
 }
 
+/* NULL or the refusal; *out is the interface the INIT names, if any, either way. */
 static const char *check_init(dp_t *dp, sock_t *s, const ctrl_msg_t *m, itf_t **out) {
     itf_t *i = m->type == MSG_INIT ? dp_find(dp, s->id, m->u.init.id) : NULL;
     hs_itf_view_t v = {
@@ -231,9 +232,8 @@ static const char *check_init(dp_t *dp, sock_t *s, const ctrl_msg_t *m, itf_t **
         .mode = i ? i->mode : 0,
         .secret = i ? i->secret : "",
     };
-    const char *why = hs_check_init(m, &v);
-    if (!why) *out = i;
-    return why;
+    *out = i;
+    return hs_check_init(m, &v);
 }
 
 static void on_pending(dp_t *dp, pending_t *p) {
@@ -255,15 +255,13 @@ static void on_pending(dp_t *dp, pending_t *p) {
         /* Shown in our state too (the socket's, and the named interface's), else
          * only the peer would know why the link does not come up. */
         const char *peer = m.type == MSG_INIT && m.u.init.name[0] ? m.u.init.name : "a peer";
-        itf_t *named = m.type == MSG_INIT ? dp_find(dp, p->sock->id, m.u.init.id) : NULL;
         if (m.type == MSG_INIT)
             snprintf(p->sock->refused, sizeof(p->sock->refused), "%s for interface %u: %s",
                      peer, m.u.init.id, why);
         else
             snprintf(p->sock->refused, sizeof(p->sock->refused), "%s: %s", peer, why);
-        if (named && named->state != ST_CONNECTED)
-            snprintf(named->local_reason, sizeof(named->local_reason), "refused %s: %s", peer,
-                     why);
+        if (i && i->state != ST_CONNECTED)
+            snprintf(i->local_reason, sizeof(i->local_reason), "refused %s: %s", peer, why);
         reject(p->fd, why);
         drop_pending(dp, p);
         return;
