@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from dataplane import Dataplane  # noqa: E402
 from tools.bench.processes import connect, start_agent  # noqa: E402
+from tools.bench.report import print_table  # noqa: E402
 
 NS = "urn:memif-agent:yang:memif-agent"
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -153,14 +154,11 @@ def main() -> None:
         ("get-config <memif/> of those 1,000 interfaces", show_config, "—"),
         ("get <memif/> with their live state", show, "—"),
     ]
-    if args.markdown:
-        print("| measure | time | ratio to empty commit | target |")
-        print("| --- | --- | --- | --- |")
-    for label, secs, target in rows:
-        if args.markdown:
-            print(f"| {label} | {secs * 1000:.1f} ms | {secs / anchor:.1f}x | {target} |")
-        else:
-            print(f"{label:48} {secs * 1000:8.1f} ms  {secs / anchor:6.1f}x  {target}")
+    print_table(
+        ("measure", "time", "ratio to empty commit", "target"),
+        [(label, f"{s * 1000:.1f} ms", f"{s / anchor:.1f}x", t) for label, s, t in rows],
+        args.markdown,
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 from testpmd import TestPmd  # noqa: E402
+
+from tools.bench.report import print_table  # noqa: E402
 
 TX_CORE, RX_CORE = 0, 1
 PY = sys.executable
@@ -246,15 +249,14 @@ def main() -> None:
                     anchor,
                 )
             )
-    if args.markdown:
-        print("| path | Mpps | Gb/s | ratio to DPDK<->DPDK (same size, same run) |")
-        print("| --- | --- | --- | --- |")
-    for label, size, pps, anchor in rows:
-        gbps = pps * size * 8 / 1e9
-        if args.markdown:
-            print(f"| {label} | {pps / 1e6:.2f} | {gbps:.1f} | {pps / anchor:.2f}x |")
-        else:
-            print(f"{label:36} {pps / 1e6:8.2f} Mpps {gbps:7.1f} Gb/s  {pps / anchor:5.2f}x")
+    print_table(
+        ("path", "Mpps", "Gb/s", "ratio to DPDK<->DPDK (same size, same run)"),
+        [
+            (label, f"{pps / 1e6:.2f}", f"{pps * size * 8 / 1e9:.1f}", f"{pps / anchor:.2f}x")
+            for label, size, pps, anchor in rows
+        ],
+        args.markdown,
+    )
 
 
 if __name__ == "__main__":

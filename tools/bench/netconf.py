@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from tools.bench.nc_raw import RawSession  # noqa: E402
 from tools.bench.processes import start, start_agent  # noqa: E402
+from tools.bench.report import print_table  # noqa: E402
 
 NS = "urn:memif-agent:yang:memif-agent"
 SMALL_GET = (
@@ -196,14 +197,7 @@ def main() -> None:
             "≥ 7,000/s",
         ),
     ]
-    if args.markdown:
-        print("| measure | memif-agent | anchor | ratio | target |")
-        print("| --- | --- | --- | --- | --- |")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-    else:
-        for row in rows:
-            print(f"{row[0]:45} {row[1]:>12}  {row[2]:32} {row[3]:>14}  {row[4]}")
+    print_table(("measure", "memif-agent", "anchor", "ratio", "target"), rows, args.markdown)
 
 
 if __name__ == "__main__":
