@@ -162,6 +162,18 @@ class AgentProcess:
         except FileNotFoundError:
             return ""
 
+    def wait_log(self, needle: str, timeout: float = 5.0) -> str:
+        """The log once it holds `needle`: the agent may log a line just after its
+        reply reaches the client (close-session answers first, then closes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log()
+            if needle in text:
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} not logged within {timeout}s:\n{text}")
+            time.sleep(0.01)
+
     def _new_log(self) -> str:
         try:
             with open(self.log_path, "rb") as f:

@@ -30,7 +30,7 @@ def test_close_session_ends_channel(core_agent):
     sid = m.session_id
     m.close_session()
     assert not m.connected
-    assert f"closing session {sid}: close-session" in core_agent.log()
+    core_agent.wait_log(f"closing session {sid}: close-session")
 
 
 def test_kill_session_other(core_agent):
