@@ -32,6 +32,7 @@ CAPABILITIES = (
     "urn:ietf:params:netconf:capability:startup:1.0",
     "urn:ietf:params:netconf:capability:xpath:1.0",
     defaults.CAPABILITY,
+    defaults.OPERATIONAL_CAPABILITY,
 )
 EDIT_DEFAULT_OPS = ("merge", "replace", "none")
 TEST_OPTIONS = ("test-then-set", "set", "test-only")
@@ -140,7 +141,7 @@ def select_data(
             if selected is not None:
                 for top in elements(data):
                     selected(top, ds.index.get(top.tag))
-            return data
+            return defaults.tidy(data, keep=True) if mode == "report-all-tagged" else data
         tree, keys = data, None
     # Both filters copy what they select into a new tree.
     if kind == "xpath":
@@ -149,7 +150,7 @@ def select_data(
         data = filters.subtree(tree, filt, ds.index, tag, keys, selected)
     if mode not in defaults.REPORT_ALL:
         defaults.apply(data, mode, ds.index)
-    return data
+    return defaults.tidy(data, keep=True) if mode == "report-all-tagged" else data
 
 
 def with_state(ctx: RpcContext, subtree: etree._Element | None = None) -> etree._Element:

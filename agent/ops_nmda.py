@@ -4,7 +4,7 @@ Datastores are named by ietf-datastores identities: running, candidate and
 startup are the conventional ones of agent.datastore; operational is running
 with the live state merged in (what <get> returns), as this agent applies
 running as a whole. intended is not offered (it equals running here, and the
-YANG library does not list it). The "origin" feature is not supported.
+YANG library does not list it). Origin metadata: agent.origin.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from lxml import etree
 
-from agent import defaults
+from agent import defaults, origin
 from agent.errors import RpcError, RpcErrors
 from agent.monitoring import DATASTORES, DS_NS
 from agent.ops_datastore import EDIT_DEFAULT_OPS, readable, select_data, with_state
@@ -33,6 +33,9 @@ _GET_PARAMS = frozenset(
         "config-filter",
         "max-depth",
         "with-defaults",
+        "with-origin",
+        "origin-filter",
+        "negated-origin-filter",
     )
 )
 _EDIT_PARAMS = frozenset(N + p for p in ("datastore", "default-operation", "config", "url"))
@@ -52,8 +55,7 @@ def _check_params(op: etree._Element, allowed: frozenset[str]) -> None:
             name = etree.QName(el).localname
             raise RpcError(
                 "unknown-element",
-                f"<{etree.QName(op).localname}> has no parameter <{name}>"
-                + (" (the origin feature is not supported)" if "origin" in name else ""),
+                f"<{etree.QName(op).localname}> has no parameter <{name}>",
                 type="protocol",
                 path=f"/ietf-netconf-nmda:{etree.QName(op).localname}",
                 info=[("bad-element", name)],
@@ -105,6 +107,7 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
         filt = etree.Element("filter", nsmap={k: v for k, v in xpath.nsmap.items() if k})
         filt.set("select", expr)
         kind = "xpath"
+    with_origin, origin_filter = _origin_params(op, name)
     if name == "operational":
         tree, keys = with_state(ctx, subtree), None
     else:
@@ -112,15 +115,70 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
     depth = _max_depth(op)
     chosen: list[tuple[etree._Element, SNodeInfo | None]] = []
     hook = None if depth is None else lambda el, info: chosen.append((el, info))
-    data = select_data(ds, tree, mode, N + "data", kind, filt, keys, hook)
+    # Origins tell an added default from a configured leaf by its wd:default tag.
+    tagged = with_origin or origin_filter is not None
+    internal = "report-all-tagged" if tagged and mode == "report-all" else mode
+    data = select_data(ds, tree, internal, N + "data", kind, filt, keys, hook)
     cf = _choice(op, "config-filter", ("true", "false"), "")
     if cf:
         _config_filter(data, ds.index, cf == "true")
+    if tagged:
+        origins = origin.compute(data, ds.running, ds.index)
+        if origin_filter is not None:
+            origin.keep_only(data, origins, *origin_filter, ds.index)
+        if with_origin:
+            data = origin.annotate(data, origins)
+        # wd tags: removed if only the origins needed them, else declared once
+        # more on the <data> that annotate() made.
+        data = defaults.tidy(data, keep=mode == "report-all-tagged")
     if depth is not None:
         # RFC 8526: levels count from each selected node, once the filters are applied.
         for el, info in chosen:
             _prune_depth(el, info, depth - 1)
     return readable(ctx, data)
+
+
+def _origin_params(
+    op: etree._Element, datastore: str
+) -> tuple[bool, tuple[frozenset[str], bool] | None]:
+    """with-origin, and the origin filter as (identities, negated) or None."""
+    with_origin = _param(op, "with-origin") is not None
+    plain = list(op.iterchildren(N + "origin-filter"))
+    negated = list(op.iterchildren(N + "negated-origin-filter"))
+    if plain and negated:
+        raise RpcError(
+            "invalid-value",
+            "give origin-filter or negated-origin-filter, not both",
+            type="protocol",
+            path=_path(op, "negated-origin-filter"),
+        )
+    for pname, present in (("with-origin", with_origin), ("origin-filter", plain or negated)):
+        if present and datastore != "operational":
+            raise RpcError(
+                "invalid-value",
+                f"{pname} is only valid for datastore ds:operational, not ds:{datastore}",
+                path=_path(op, pname),
+            )
+    if with_origin and text_of(_param(op, "with-origin")):
+        raise RpcError("invalid-value", "with-origin takes no value", path=_path(op, "with-origin"))
+    els = plain or negated
+    if not els:
+        return with_origin, None
+    pname = "origin-filter" if plain else "negated-origin-filter"
+    return with_origin, (frozenset(_identity(el, _path(op, pname)) for el in els), bool(negated))
+
+
+def _identity(el: etree._Element, path: str) -> str:
+    prefix, _, name = text_of(el).rpartition(":")
+    if el.nsmap.get(prefix or None) != origin.OR_NS or name not in origin.IDENTITIES:
+        raise RpcError(
+            "invalid-value",
+            f"'{text_of(el)}' is not an ietf-origin identity ("
+            + ", ".join(f"or:{i}" for i in origin.IDENTITIES)
+            + f', xmlns:or="{origin.OR_NS}")',
+            path=path,
+        )
+    return name
 
 
 def _choice(op: etree._Element, name: str, allowed: tuple[str, ...], default: str) -> str:

@@ -33,8 +33,9 @@ SERVED_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("ietf-netconf-with-defaults", ()),
-    # RFC 8526 get-data/edit-data; not the "origin" feature (no origin metadata).
-    ("ietf-netconf-nmda", ("with-defaults",)),
+    ("ietf-origin", ()),
+    # RFC 8526 get-data/edit-data, with origin metadata on ds:operational.
+    ("ietf-netconf-nmda", ("origin", "with-defaults")),
     ("ietf-netconf-monitoring", ()),
     ("ietf-netconf-notifications", ()),
     ("ietf-netconf-acm", ()),

@@ -163,8 +163,8 @@ def test_edit_data_running_and_candidate(m) -> None:
         (
             f'<get-data xmlns="{NMDA}" xmlns:ds="{DS}"><datastore>ds:running</datastore>'
             "<with-origin/></get-data>",
-            "unknown-element",
-            "origin feature",
+            "invalid-value",
+            "only valid for datastore ds:operational",
         ),
         (
             f'<get-data xmlns="{NMDA}" xmlns:ds="{DS}"><datastore>ds:running</datastore>'

@@ -3,6 +3,7 @@ an agent subprocess (no dataplane), with the datastore files on disk checked."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -353,9 +354,13 @@ def test_filters_and_with_defaults(ag):
     assert xp(d, "//m:interface[m:id='1']/m:ring-size") == []
     d = data(m)  # explicit: as set
     assert xp(d, "//m:interface[m:id='1']/m:ring-size/text()") == ["10"]
-    d = data(m, with_defaults="report-all-tagged")
+    reply = m.get_config("running", with_defaults="report-all-tagged")
+    d = reply.data
     tagged = xp(d, "//m:interface[m:id='1']/m:mode")[0]
     assert tagged.get("{urn:ietf:params:xml:ns:netconf:default:1.0}default") == "true"
+    # the tag's namespace is declared once, on <data>, as RFC 6243's wd prefix
+    assert reply.xml.count("urn:ietf:params:xml:ns:netconf:default:1.0") == 1
+    assert re.search('<data [^>]*xmlns:wd="urn:ietf:params:xml:ns:netconf:default:1.0"', reply.xml)
 
 
 def test_report_all_shows_containers_never_created(ag):
