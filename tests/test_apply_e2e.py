@@ -225,7 +225,13 @@ def test_two_agents_xconnect_two_testpmds(start_agent, tmp_path) -> None:
         src.start()
         time.sleep(1.0)
         src.send("stop")
-        time.sleep(0.5)
+        # Frames still in flight through both agents: wait until B has sent its last
+        # one, then give dst's poll loop time to take it off the ring.
+        last = -1
+        while (sent := int(state(mb, 2, 0)["tx-packets"])) != last:
+            last = sent
+            time.sleep(0.3)
+        time.sleep(0.3)
         dst.send("stop")
         received = dst.stats()["rx"]
         assert received > 10_000
