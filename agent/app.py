@@ -18,6 +18,7 @@ FEATURE_MODULES = (
     "agent.notifications",
     "agent.ops_datastore",
     "agent.ops_nmda",
+    "agent.config_events",
     "agent.apply",
     "agent.nacm",
 )

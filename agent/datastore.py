@@ -84,6 +84,9 @@ class Datastores:
         self.keys = KeyIndex()
         # NACM's check_write(session_id, old, new), set by agent.nacm when loaded.
         self.write_check: Any = None
+        # RFC 6470 events (agent.config_events): changed(datastore, old, new, by) and
+        # confirm(event, session_id, timeout); `by` is a session id, None for the agent.
+        self.events: Any = None
 
     def _check_write(self, session_id: int, old: etree._Element, new: etree._Element) -> None:
         if self.write_check is not None:
@@ -136,9 +139,10 @@ class Datastores:
         self.typed.remember(tree, cfg)
         return cfg
 
-    async def set_running(self, new: etree._Element) -> None:
+    async def set_running(self, new: etree._Element, by: int | None) -> None:
         """Validate, apply to the dataplane, persist, then swap: a failure at any
-        step leaves running (in memory and on disk) as it was."""
+        step leaves running (in memory and on disk) as it was. `by`: the session
+        making the change, None for the agent itself."""
         old_cfg = self.typed.get(self.running)
         new_cfg = self.validate(new)
         applier = getattr(self.server, "applier", None)
@@ -155,9 +159,11 @@ class Datastores:
             raise RpcError(
                 "operation-failed", f"cannot save the running datastore: {e.strerror or e}"
             ) from None
-        self.running = new
+        old, self.running = self.running, new
         if not self.candidate_dirty:
             self.candidate = new
+        if self.events is not None:
+            self.events.changed("running", old, new, by)
 
     # -- edit-config -------------------------------------------------------------------------
 
@@ -200,7 +206,7 @@ class Datastores:
             else:
                 async with self._commit_lock:
                     self._refuse_during_confirm(session_id, "edit running")
-                    await self.set_running(work)
+                    await self.set_running(work, session_id)
         else:
             if test_option == "test-only":
                 self.validate(work)
@@ -259,7 +265,7 @@ class Datastores:
             backup = c.backup if c is not None else self.running
             new = self.candidate
             self._check_write(session_id, self.running, new)
-            await self.set_running(new)
+            await self.set_running(new, session_id)
             self.candidate = new  # one tree, as after every commit
             self.candidate_editors.clear()
             self.candidate_dirty = False
@@ -271,14 +277,16 @@ class Datastores:
                 self.confirm = PendingConfirm(backup, session_id, persist_token)
                 loop = asyncio.get_running_loop()
                 self.confirm.timer = loop.call_later(timeout, self._expire)
+                self._confirm_event("start" if c is None else "extend", session_id, timeout)
             else:
                 self.confirm = None
                 if c is not None:
                     persist.atomic_remove(self._path("rollback"))
+                    self._confirm_event("complete", session_id)
 
     def _expire(self) -> None:
         log.warning("confirmed commit not confirmed in time: rolling back")
-        asyncio.ensure_future(self.rollback("timeout"))
+        asyncio.ensure_future(self.rollback("timeout", None))
 
     async def cancel_commit(self, session_id: int, persist_id: str | None) -> None:
         c = self.confirm
@@ -298,9 +306,17 @@ class Datastores:
                 f"the pending confirmed commit belongs to session {c.session_id}",
                 type="protocol",
             )
-        await self.rollback("cancel-commit")
+        await self.rollback("cancel-commit", session_id)
 
-    async def rollback(self, why: str) -> None:
+    def _confirm_event(
+        self, event: str, session_id: int | None, timeout: int | None = None
+    ) -> None:
+        if self.events is not None:
+            self.events.confirm(event, session_id, timeout)
+
+    async def rollback(self, why: str, by: int | None) -> None:
+        """Undo a pending confirmed commit: `why` "timeout" (by None), "cancel-commit"
+        (by the session that asked), or a session's end (by that session)."""
         async with self._commit_lock:
             c = self.confirm
             if c is None:
@@ -308,8 +324,10 @@ class Datastores:
             if c.timer is not None:
                 c.timer.cancel()
             self.confirm = None
+            self._confirm_event("timeout" if why == "timeout" else "cancel", by)
             try:
-                await self.set_running(c.backup)
+                # The agent itself puts the old configuration back.
+                await self.set_running(c.backup, None)
             except (RpcError, RpcErrors) as e:
                 log.error("rollback after %s failed: %s", why, e)
                 return
@@ -327,7 +345,7 @@ class Datastores:
         if target == "running":
             async with self._commit_lock:
                 self._refuse_during_confirm(session_id, "copy to running")
-                await self.set_running(new)
+                await self.set_running(new, session_id)
         elif target == "candidate":
             self.typed.get(new)  # type errors now; rules wait for commit
             self.candidate = new
@@ -335,11 +353,12 @@ class Datastores:
             self.candidate_dirty = True
         elif target == "startup":
             self.validate(new)
-            self._save_startup(new)
+            self._save_startup(new, session_id)
         else:
             raise RpcError("invalid-value", f"cannot copy to {target}", type="protocol")
 
-    def _save_startup(self, tree: etree._Element | None) -> None:
+    def _save_startup(self, tree: etree._Element | None, by: int) -> None:
+        old = self.startup
         try:
             if tree is None:
                 persist.atomic_remove(self._path("startup"))
@@ -350,6 +369,13 @@ class Datastores:
                 "operation-failed", f"cannot save the startup datastore: {e.strerror or e}"
             ) from None
         self.startup = tree
+        if self.events is not None:
+            self.events.changed(
+                "startup",
+                old if old is not None else empty(),
+                tree if tree is not None else empty(),
+                by,
+            )
 
     def delete(self, target: str, session_id: int) -> None:
         if target != "startup":
@@ -361,7 +387,7 @@ class Datastores:
         self.locks.require_writable(target, session_id)
         if self.startup is not None:
             self._check_write(session_id, self.startup, empty())
-        self._save_startup(None)
+        self._save_startup(None, session_id)
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -375,4 +401,4 @@ class Datastores:
             self.candidate_editors.discard(session_id)
         c = self.confirm
         if c is not None and c.persist is None and c.session_id == session_id:
-            asyncio.ensure_future(self.rollback(f"session {session_id} ended"))
+            asyncio.ensure_future(self.rollback(f"session {session_id} ended", session_id))

@@ -11,7 +11,6 @@ NACM configuration and from the users file (external groups).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from lxml import etree
@@ -19,8 +18,9 @@ from lxml import etree
 from agent.errors import RpcError
 from agent.nacm_rules import NACM_NS, Policy, builtin_policy, policy_from
 from agent.rpc_context import RpcContext
-from agent.schema_index import LEAFLIST, LIST, SNodeInfo, index_for
-from agent.xmltree import elements, key_values, text_of
+from agent.schema_index import SNodeInfo, index_for
+from agent.tree_diff import changes, step_keys
+from agent.xmltree import elements
 
 log = logging.getLogger(__name__)
 
@@ -146,68 +146,6 @@ class Nacm:
         ):
             etree.SubElement(nacm, f"{{{NACM_NS}}}{leaf}").text = str(value)
         return [nacm]
-
-
-def changes(
-    old: etree._Element, new: etree._Element, index: dict[str, SNodeInfo], modules: dict[str, str]
-) -> Iterator[tuple[str, str, tuple[str, ...], tuple, str]]:
-    """(op, module, name path, keys per step, XPath) of every node created,
-    deleted or updated."""
-    yield from _diff(old, new, index, modules, (), (), "")
-
-
-def step_keys(el: etree._Element, info: SNodeInfo | None) -> tuple[tuple[str, str], ...]:
-    """What a rule's predicates may test on this node: a list entry's keys, a
-    leaf-list entry's value as ".", nothing for other nodes."""
-    if info is None:
-        return ()
-    if info.kind == LIST:
-        values = key_values(el, info) or ()
-        return tuple(zip((k.split("}", 1)[1] for k in info.keys), values, strict=False))
-    if info.kind == LEAFLIST:
-        return ((".", text_of(el)),)
-    return ()
-
-
-def _identity(el: etree._Element, info: SNodeInfo | None) -> tuple:
-    if info is not None and info.kind == LIST:
-        return (el.tag, key_values(el, info))
-    if info is not None and info.kind == LEAFLIST:
-        return (el.tag, text_of(el))
-    return (el.tag,)
-
-
-def _diff(old, new, schema, modules, path, keys, xpath):
-    def ident_map(parent):
-        out = {}
-        for c in elements(parent) if parent is not None else ():
-            out[_identity(c, schema.get(c.tag))] = c
-        return out
-
-    before, after = ident_map(old), ident_map(new)
-    for key in {**before, **after}:
-        o, n = before.get(key), after.get(key)
-        el = n if n is not None else o
-        q = etree.QName(el)
-        module = modules.get(q.namespace or "", "")
-        info = schema.get(el.tag)
-        npath = (*path, q.localname)
-        here = step_keys(el, info)
-        nkeys = (*keys, here)
-        step = f"{xpath}/{module}:{q.localname}"
-        if info is not None and info.kind == LIST:
-            step += "".join(f"[{module}:{k}='{v}']" for k, v in here)
-        children = info.children if info is not None else {}
-        if o is None:
-            yield ("create", module, npath, nkeys, step)
-            yield from _diff(None, n, children, modules, npath, nkeys, step)
-        elif n is None:
-            yield ("delete", module, npath, nkeys, step)
-        elif len(n) == 0 and len(o) == 0:
-            if text_of(n) != text_of(o):
-                yield ("update", module, npath, nkeys, step)
-        else:
-            yield from _diff(o, n, children, modules, npath, nkeys, step)
 
 
 def register(server: Any) -> None:

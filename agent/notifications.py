@@ -2,7 +2,8 @@
 
 `server.notify(event)` wraps the event in <notification><eventTime> once,
 then sends it to every subscribed session whose filter (subtree or XPath) and
-access checks pass. Also emits the RFC 6470 netconf-session-start/-end events.
+access checks pass. Also emits the RFC 6470 netconf-session-start/-end events
+(config-change and confirmed-commit: agent.config_events).
 Replay is not supported (no :replay capability), so startTime is refused.
 """
 
@@ -166,6 +167,11 @@ class Notifications:
         )
 
     # -- delivery ---------------------------------------------------------------------
+
+    def has_subscribers(self) -> bool:
+        return any(
+            s.subscription is not None and s.state == "open" for s in self.server.sessions.values()
+        )
 
     def route(self, event: etree._Element) -> None:
         subscribers = [

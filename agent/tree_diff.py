@@ -1,0 +1,105 @@
+"""What changed between two configuration trees, node by node, matched by
+schema identity (list keys, leaf-list values). NACM checks each change a write
+makes; RFC 6470 netconf-config-change reports them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lxml import etree
+
+from agent.schema_index import LEAFLIST, LIST, SNodeInfo
+from agent.xmltree import elements, key_values, text_of
+
+# (op, module, name path, keys per step, XPath with module names as prefixes)
+Change = tuple[str, str, tuple[str, ...], tuple, str]
+
+
+def changes(
+    old: etree._Element,
+    new: etree._Element,
+    index: dict[str, SNodeInfo],
+    modules: dict[str, str],
+    inside_created: bool = True,
+) -> Iterator[Change]:
+    """Every node created, deleted or updated (a leaf's value); op is "create",
+    "delete" or "update". A created node's descendants are reported too unless
+    `inside_created` is False; a deleted node's never are."""
+    yield from _diff(old, new, index, modules, (), (), "", inside_created)
+
+
+def step_keys(el: etree._Element, info: SNodeInfo | None) -> tuple[tuple[str, str], ...]:
+    """What a rule's predicates may test on this node: a list entry's keys, a
+    leaf-list entry's value as ".", nothing for other nodes."""
+    if info is None:
+        return ()
+    if info.kind == LIST:
+        values = key_values(el, info) or ()
+        return tuple(zip((k.split("}", 1)[1] for k in info.keys), values, strict=False))
+    if info.kind == LEAFLIST:
+        return ((".", text_of(el)),)
+    return ()
+
+
+def quote(value: str) -> str:
+    """An XPath string literal for `value` (XPath 1.0 has no escapes: pick the
+    quote it does not contain)."""
+    return f'"{value}"' if "'" in value else f"'{value}'"
+
+
+def _identity(el: etree._Element, info: SNodeInfo | None) -> tuple:
+    if info is not None and info.kind == LIST:
+        return (el.tag, key_values(el, info))
+    if info is not None and info.kind == LEAFLIST:
+        return (el.tag, text_of(el))
+    return (el.tag,)
+
+
+def _unmatched(old, new) -> tuple[list, list]:
+    """Children of old and of new without a byte-identical twin on the other side:
+    an entry serialised the same (keys included) is unchanged, and serialising in
+    C costs far less than reading keys and walking leaves in Python."""
+    if old is None or new is None:
+        return (elements(old) if old is not None else []), (
+            elements(new) if new is not None else []
+        )
+    before = {etree.tostring(c, with_tail=False): c for c in elements(old)}
+    after = {etree.tostring(c, with_tail=False): c for c in elements(new)}
+    return (
+        [c for b, c in before.items() if b not in after],
+        [c for b, c in after.items() if b not in before],
+    )
+
+
+def _diff(old, new, schema, modules, path, keys, xpath, inside_created):
+    left_old, left_new = _unmatched(old, new)
+    before = {_identity(c, schema.get(c.tag)): c for c in left_old}
+    after = {_identity(c, schema.get(c.tag)): c for c in left_new}
+    for key in {**before, **after}:
+        o, n = before.get(key), after.get(key)
+        if o is not None and n is not None and len(n) == 0 and len(o) == 0:
+            if text_of(n) == text_of(o):
+                continue  # same value, written differently (namespace declarations)
+        el = n if n is not None else o
+        q = etree.QName(el)
+        module = modules.get(q.namespace or "", "")
+        info = schema.get(el.tag)
+        npath = (*path, q.localname)
+        here = step_keys(el, info)
+        nkeys = (*keys, here)
+        step = f"{xpath}/{module}:{q.localname}"
+        if info is not None and info.kind == LIST:
+            step += "".join(f"[{module}:{k}={quote(v)}]" for k, v in here)
+        elif info is not None and info.kind == LEAFLIST:
+            step += f"[.={quote(text_of(el))}]"
+        children = info.children if info is not None else {}
+        if o is None:
+            yield ("create", module, npath, nkeys, step)
+            if inside_created:
+                yield from _diff(None, n, children, modules, npath, nkeys, step, True)
+        elif n is None:
+            yield ("delete", module, npath, nkeys, step)
+        elif len(n) == 0 and len(o) == 0:
+            yield ("update", module, npath, nkeys, step)
+        else:
+            yield from _diff(o, n, children, modules, npath, nkeys, step, inside_created)
