@@ -58,7 +58,8 @@ def ag(start_agent, tmp_path):
 def test_commit_creates_interface_testpmd_connects(ag, tmp_path) -> None:
     sock = str(tmp_path / "memif23.sock")
     m = ag.connect()
-    m.create_subscription()
+    # link events only: the commit's RFC 6470 config-change is not what this waits for
+    m.create_subscription(filter=("subtree", f'<link-state-change xmlns="{NS}"/>'))
     m.edit_config(
         target="candidate",
         config=cfg(
