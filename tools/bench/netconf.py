@@ -112,17 +112,27 @@ async def bench_agent(port: int, seconds: float) -> dict[str, float]:
     await s.call(b"<commit/>")
     await s.call(edit(interfaces(1000)))
     await s.call(b"<commit/>")
-    cycles, total = 0, 0.0
-    while total < seconds:
-        leaf = f"<ring-size>{10 + cycles % 3}</ring-size>"
-        small = (
-            f'<memif xmlns="{NS}"><interface><socket-id>1</socket-id><id>999999</id>'
-            f"{leaf}</interface></memif>"
-        )
-        total += await timed(s, edit(small.encode()))
-        total += await timed(s, b"<commit/>")
-        cycles += 1
-    r["small_cycle"] = total / cycles
+    r["small_cycle"], done = await small_cycles(s, seconds)
+    # The same with a subscribed session: every commit now also works out its
+    # RFC 6470 netconf-config-change (after its reply, before the next request).
+    watcher = await RawSession.open(port)
+    await watcher.call(
+        b'<create-subscription xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"/>'
+    )
+    got = [0]
+
+    async def drain() -> None:
+        while True:
+            if b"netconf-config-change" in await watcher.read():
+                got[0] += 1
+
+    reader = asyncio.ensure_future(drain())
+    r["small_cycle_watched"], cycles = await small_cycles(s, seconds, done)
+    await asyncio.sleep(0.2)
+    reader.cancel()
+    watcher.close()
+    if got[0] != cycles:
+        raise RuntimeError(f"{cycles} commits but {got[0]} config-change events")
     await s.call(clear)
     await s.call(b"<commit/>")
     await s.call(edit(interfaces(10, sockets=10)))
@@ -131,6 +141,22 @@ async def bench_agent(port: int, seconds: float) -> dict[str, float]:
     r["get_1"] = await rate(port, SMALL_GET, 1, seconds)
     r["get_10"] = await rate(port, SMALL_GET, 10, seconds)
     return r
+
+
+async def small_cycles(s: RawSession, seconds: float, first: int = 0) -> tuple[float, int]:
+    """Mean time of one small edit-config + commit (one leaf of one entry), and
+    how many ran; each commit changes the leaf if `first` is how many ran before."""
+    cycles, total = 0, 0.0
+    while total < seconds:
+        leaf = f"<ring-size>{10 + (first + cycles) % 3}</ring-size>"
+        small = (
+            f'<memif xmlns="{NS}"><interface><socket-id>1</socket-id><id>999999</id>'
+            f"{leaf}</interface></memif>"
+        )
+        total += await timed(s, edit(small.encode()))
+        total += await timed(s, b"<commit/>")
+        cycles += 1
+    return total / cycles, cycles
 
 
 async def bench_echo(port: int, seconds: float) -> dict[str, float]:
@@ -181,6 +207,13 @@ def main() -> None:
             "yuma123 106 ms (design §6)",
             f"{0.106 / ours['small_cycle']:.1f}x faster",
             "≤ 5 ms",
+        ),
+        (
+            "the same, a session subscribed (config-change events)",
+            f"{ours['small_cycle_watched'] * 1000:.1f} ms",
+            f"no subscriber {ours['small_cycle'] * 1000:.1f} ms (same run)",
+            f"{ours['small_cycle_watched'] / ours['small_cycle']:.2f}x",
+            "—",
         ),
         (
             "small get-config, 1 session",
