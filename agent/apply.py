@@ -17,6 +17,7 @@ from lxml import etree
 from agent.apply_txn import Transaction
 from agent.mac import MacStore
 from agent.memif_config import MemifConfig
+from agent.params import parse_uint
 from agent.schema import MEMIF_NS
 
 log = logging.getLogger(__name__)
@@ -88,10 +89,12 @@ def socket_file_options(opts: Any) -> dict[str, int]:
         out["perm"] = opts.socket_mode
     owner = getattr(opts, "socket_owner", None)
     if owner is not None:
-        out["owner"] = int(owner) if str(owner).isdigit() else pwd.getpwnam(owner).pw_uid
+        uid = parse_uint(str(owner), 0, 4294967294)
+        out["owner"] = uid if uid is not None else pwd.getpwnam(owner).pw_uid
     group = getattr(opts, "socket_group", None)
     if group is not None:
-        out["group"] = int(group) if str(group).isdigit() else grp.getgrnam(group).gr_gid
+        gid = parse_uint(str(group), 0, 4294967294)
+        out["group"] = gid if gid is not None else grp.getgrnam(group).gr_gid
     return out
 
 

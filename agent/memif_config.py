@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from agent.errors import RpcError, RpcErrors
+from agent.params import parse_uint
 from agent.schema import MEMIF_NS
 
 Q = f"{{{MEMIF_NS}}}"
@@ -146,18 +147,7 @@ def _leaves(
     return out
 
 
-def _uint(text: str, lo: int, hi: int) -> int | None:
-    # As libyang reads integers: surrounding space, an optional '+', leading zeros.
-    t = text.strip()
-    if t.startswith("+"):
-        t = t[1:]
-    if not t.isascii() or not t.isdigit():
-        return None
-    t = t.lstrip("0") or "0"
-    if len(t) > 20:  # beyond any uint64; also keeps int() off huge hostile strings
-        return None
-    v = int(t)
-    return v if lo <= v <= hi else None
+_uint = parse_uint
 
 
 def _key(

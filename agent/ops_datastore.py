@@ -15,11 +15,14 @@ from lxml import etree
 
 from agent import defaults, filters
 from agent.datastore import Datastores
+from agent.edit import OP_ATTR, Editor
 from agent.errors import RpcError, RpcErrors
 from agent.key_index import KeyIndex
-from agent.params import one_of
+from agent.params import one_of, uint_param
 from agent.rpc_context import RpcContext
-from agent.xmltree import NC, NC_NS, elements, merge_into, text_of
+from agent.schema_index import LIST
+from agent.tree_diff import quote
+from agent.xmltree import NC, NC_NS, elements, key_values, merge_into, text_of
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +91,47 @@ def _source_tree(ds: Datastores, op: etree._Element, allowed: tuple[str, ...]) -
     if name != "config":
         return ds.tree(name)
     inline = elements(_param(op, "source"))[0]
+    where = f"/ietf-netconf:{etree.QName(op).localname}/ietf-netconf:source/ietf-netconf:config"
+    for el in inline.iter():
+        if OP_ATTR in el.attrib:
+            raise RpcError(
+                "bad-attribute",
+                "an inline <config> is a whole configuration: operation attributes "
+                "belong in edit-config",
+                type="protocol",
+                path=where,
+                info=[("bad-attribute", "operation"), ("bad-element", etree.QName(el).localname)],
+            )
+    # Built by the edit engine, as edit-config would build it into an empty
+    # datastore: the same unknown-element/namespace errors with their paths, no
+    # foreign attributes kept, and a duplicate list entry is data-exists.
     tree = etree.Element(NC + "config", nsmap={None: NC_NS})
-    for child in elements(inline):
-        tree.append(deepcopy(child))
+    errors = Editor(ds.index, ds.prefixes, "create").run(tree, inline).errors
+    if errors:
+        raise RpcErrors(errors)
+    _refuse_duplicates(inline, ds.index, ds.prefixes, "")  # the engine would merge them
     return tree
+
+
+def _refuse_duplicates(
+    parent: etree._Element, schema: dict, prefixes: dict[str, str], path: str
+) -> None:
+    seen: set[tuple] = set()
+    for el in elements(parent):
+        info = schema.get(el.tag)
+        if info is None:
+            continue
+        q = etree.QName(el)
+        module = prefixes.get(q.namespace or "", "")
+        step = f"{path}/{module}:{q.localname}"
+        if info.kind == LIST:
+            keys = key_values(el, info) or ()  # never None: the engine checked the keys
+            names = (k.split("}", 1)[1] for k in info.keys)
+            step += "".join(f"[{module}:{k}={quote(v)}]" for k, v in zip(names, keys, strict=True))
+            if (el.tag, keys) in seen:
+                raise RpcError("invalid-value", f"duplicate list entry {step}", path=step)
+            seen.add((el.tag, keys))
+        _refuse_duplicates(el, info.children, prefixes, step)
 
 
 def _choice(op: etree._Element, name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -268,14 +308,15 @@ async def commit(ctx: RpcContext, op: etree._Element) -> None:
     timeout = 600
     t = _param(op, "confirm-timeout")
     if t is not None:
-        if not text_of(t).isdigit() or int(text_of(t)) == 0:
-            raise RpcError(
-                "invalid-value",
-                f"confirm-timeout '{text_of(t)}' must be a positive number of seconds",
-                type="protocol",
-                path="/ietf-netconf:commit/ietf-netconf:confirm-timeout",
-            )
-        timeout = int(text_of(t))
+        # RFC 6241: uint32, 1 and up; checked before anything is committed.
+        timeout = uint_param(
+            t,
+            "confirm-timeout",
+            1,
+            4294967295,
+            "/ietf-netconf:commit/ietf-netconf:confirm-timeout",
+            "a number of seconds from 1 to 4294967295",
+        )
     p = _param(op, "persist")
     pid = _param(op, "persist-id")
     await ds.commit(

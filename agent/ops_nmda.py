@@ -17,7 +17,7 @@ from agent import defaults, origin
 from agent.errors import RpcError, RpcErrors
 from agent.monitoring import DATASTORES, DS_NS
 from agent.ops_datastore import EDIT_DEFAULT_OPS, readable, select_data, with_state
-from agent.params import one_of
+from agent.params import one_of, uint_param
 from agent.rpc_context import RpcContext
 from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
 from agent.xmltree import elements, text_of
@@ -189,14 +189,9 @@ def _max_depth(op: etree._Element) -> int | None:
     el = _param(op, "max-depth")
     if el is None or text_of(el) == "unbounded":
         return None
-    t = text_of(el)
-    if not t.isdigit() or not 1 <= int(t) <= 65535:
-        raise RpcError(
-            "invalid-value",
-            f"max-depth '{t}' is not unbounded or a number from 1 to 65535",
-            path=_path(op, "max-depth"),
-        )
-    return int(t)
+    return uint_param(
+        el, "max-depth", 1, 65535, _path(op, "max-depth"), "unbounded or a number from 1 to 65535"
+    )
 
 
 def _config_filter(

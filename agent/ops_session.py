@@ -5,6 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from agent.errors import NC_NS, RpcError
+from agent.params import parse_uint
 from agent.rpc_context import RpcContext
 
 _SESSION_ID = f"{{{NC_NS}}}session-id"
@@ -26,17 +27,14 @@ def kill_session(ctx: RpcContext, op: etree._Element) -> None:
             info=[("bad-element", "session-id")],
         )
     text = (el.text or "").strip()
-    try:
-        target = int(text)
-        if target < 1 or target > 4294967295:
-            raise ValueError
-    except ValueError:
+    target = parse_uint(text, 1, 4294967295)
+    if target is None:
         raise RpcError(
             "invalid-value",
-            f"session-id {text!r} is not a session number",
+            f"session-id {text[:40]!r} is not a session number",
             type="protocol",
             path="/nc:rpc/nc:kill-session/nc:session-id",
-        ) from None
+        )
     if target == ctx.session_id:
         raise RpcError(
             "invalid-value",

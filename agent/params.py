@@ -1,4 +1,5 @@
-"""Reading enumerated RPC parameters the same way in every operation module."""
+"""Reading RPC parameters the same way in every operation module: enumerations
+and unsigned integers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,36 @@ from lxml import etree
 
 from agent.errors import RpcError
 from agent.xmltree import text_of
+
+
+def parse_uint(text: str, lo: int, hi: int) -> int | None:
+    """`text` as an integer in lo..hi, read as libyang reads integers (surrounding
+    space, an optional '+', leading zeros), or None. ASCII digits only: Python's
+    int() would take '٣' as 3, and raise on 5,000 digits."""
+    t = text.strip()
+    if t.startswith("+"):
+        t = t[1:]
+    if not t.isascii() or not t.isdigit():
+        return None
+    t = t.lstrip("0") or "0"
+    if len(t) > 20:  # beyond any uint64
+        return None
+    v = int(t)
+    return v if lo <= v <= hi else None
+
+
+def uint_param(el: etree._Element, name: str, lo: int, hi: int, path: str, what: str = "") -> int:
+    """The value of integer parameter `el`, or invalid-value naming the range."""
+    v = parse_uint(text_of(el), lo, hi)
+    if v is None:
+        raise RpcError(
+            "invalid-value",
+            f"{name} '{text_of(el)[:40]}' is not {what or f'a number from {lo} to {hi}'}",
+            type="protocol",
+            path=path,
+            info=[("bad-element", name)],
+        )
+    return v
 
 
 def one_of(

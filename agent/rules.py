@@ -10,11 +10,13 @@ from __future__ import annotations
 from agent.errors import RpcError
 from agent.memif_config import (
     _IFNAME,
+    U32_MAX,
     Interface,
     MemifConfig,
     interface_path,
     socket_path,
 )
+from agent.params import parse_uint
 
 DEFAULT_SOCKET0 = "/run/vpp/memif.sock"
 
@@ -109,7 +111,8 @@ def _check_xconnects(cfg: MemifConfig, errors: list[RpcError]) -> None:
         path = interface_path(key[0], key[1], "xconnect")
         m = _IFNAME.fullmatch(itf.xconnect)
         assert m is not None  # the typed parse checked the pattern
-        tkey = (int(m.group(1)), int(m.group(2)))
+        # Beyond uint32 no interface can exist: None keys find no target below.
+        tkey = (parse_uint(m.group(1), 0, U32_MAX), parse_uint(m.group(2), 0, U32_MAX))
         if tkey == key:
             errors.append(
                 RpcError("invalid-value", f"{itf.name}: cannot xconnect to itself", path=path)

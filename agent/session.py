@@ -94,12 +94,19 @@ def _escape_attr(value: str) -> str:
     )
 
 
+_XML_ATTR = "{http://www.w3.org/XML/1998/namespace}"
+
+
 def reply_head(attrs, nsmap) -> bytes:
     """`<rpc-reply ...>` carrying every attribute of the <rpc> (RFC 6241 4.2)."""
     parts = [_REPLY_OPEN]
     declared: dict[str, str] = {}
     for key, value in attrs.items():
-        if key[0] == "{":
+        if key.startswith(_XML_ATTR):
+            # xml:lang and the like: the xml prefix is bound by XML itself and
+            # must not be declared, nor another prefix bound to its namespace.
+            key = "xml:" + key[len(_XML_ATTR) :]
+        elif key[0] == "{":
             ns, local = key[1:].split("}", 1)
             prefix = declared.get(ns)
             if prefix is None:
@@ -232,9 +239,14 @@ class Session:
     def _bad_message_reply(self, raw: bytes, error: RpcError) -> bytes:
         m = _MESSAGE_ID_RE.search(raw[:4096])
         if m:
+            # The value as XML reads it (entities decoded); a value XML itself
+            # would refuse (control characters, unknown entities) is left out.
+            quote = m.group(1)
             try:
-                mid = m.group(2).decode()
-            except UnicodeDecodeError:
+                mid = etree.fromstring(
+                    b"<a v=" + quote + m.group(2) + quote + b"/>", hardened_parser()
+                ).get("v")
+            except etree.XMLSyntaxError:
                 mid = None
             if mid is not None:
                 req = Request(None, mid, {"message-id": mid}, None)

@@ -174,6 +174,24 @@ def test_edit_data_running_and_candidate(m) -> None:
         ),
         (
             f'<get-data xmlns="{NMDA}" xmlns:ds="{DS}"><datastore>ds:running</datastore>'
+            "<max-depth>٣</max-depth></get-data>",
+            "invalid-value",
+            "max-depth",
+        ),
+        (
+            f'<get-data xmlns="{NMDA}" xmlns:ds="{DS}"><datastore>ds:running</datastore>'
+            "<max-depth>²</max-depth></get-data>",
+            "invalid-value",
+            "max-depth",
+        ),
+        (
+            f'<get-data xmlns="{NMDA}" xmlns:ds="{DS}"><datastore>ds:running</datastore>'
+            "<max-depth>" + "9" * 5000 + "</max-depth></get-data>",
+            "invalid-value",
+            "max-depth",
+        ),
+        (
+            f'<get-data xmlns="{NMDA}" xmlns:ds="{DS}"><datastore>ds:running</datastore>'
             "<config-filter>maybe</config-filter></get-data>",
             "invalid-value",
             "config-filter",

@@ -212,6 +212,48 @@ def test_startup_copy_delete_and_boot(ag):
     assert ids(m) == [("2", "4")]
 
 
+def test_inline_config_is_checked_like_an_edit(ag):
+    # Found by tests/test_rpc_fuzz.py: copy-config stored foreign attributes and
+    # accepted unknown namespaces into the candidate.
+    m = ag.connect()
+    inline = (
+        f'<source><config><memif xmlns="{NS}" xmlns:x="urn:x" x:a="1">{sock(1)}</memif>'
+        "</config></source>"
+    )
+    m.copy_config(source=inline, target="running")
+    assert (
+        "x:a" not in m.get_config("running").xml
+        and b"urn:x" not in (ag.state_dir / "running.xml").read_bytes()
+    )
+    e = rpc_error(
+        m.copy_config, source=f"<source>{memif(sock(2), op='delete')}</source>", target="candidate"
+    )
+    assert (e.tag, e.info and "operation" in e.info) == ("bad-attribute", True)
+    e = rpc_error(
+        m.copy_config,
+        source='<source><config><foo xmlns="urn:bogus"/></config></source>',
+        target="candidate",
+    )
+    assert e.tag == "unknown-namespace"
+    e = rpc_error(
+        m.copy_config, source=f"<source>{memif(sock(3) + sock(3))}</source>", target="candidate"
+    )
+    assert e.tag == "invalid-value" and "duplicate" in e.message and "socket" in e.path
+    assert xp(data(m, "candidate"), "//m:socket/m:id/text()") == ["1"]  # nothing changed
+
+
+@pytest.mark.parametrize("value", ["9" * 309, "9" * 5000, "²", "٣", "0", "4294967296", ""])
+def test_bad_confirm_timeout_commits_nothing(ag, value):
+    m = ag.connect()
+    m.edit_config(target="candidate", config=memif(sock(1)))
+    req = f'<commit xmlns="{NC}"><confirmed/><confirm-timeout>{value}</confirm-timeout></commit>'
+    e = rpc_error(m.dispatch, to_ele(req))
+    assert (e.tag, e.path) == ("invalid-value", "/ietf-netconf:commit/ietf-netconf:confirm-timeout")
+    assert ids(m) == [] and xp(data(m), "//m:socket") == []  # running untouched
+    assert not (ag.state_dir / "rollback.xml").exists()
+    ag.connect().commit()  # no confirmed commit is pending for anyone
+
+
 def test_locks(ag):
     a, b = ag.connect(), ag.connect()
     a.lock("running")

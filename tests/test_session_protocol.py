@@ -239,6 +239,33 @@ def test_malformed_message_reply_recovers_message_id(server):
     assert root.get("message-id") == "abc"
 
 
+@pytest.mark.parametrize(
+    "mid, echoed",
+    [
+        (b"a&amp;b", "a&b"),  # decoded as XML reads it, not escaped twice
+        (b"&#x3c;&lt;", "<<"),
+        (b"a\x06b", None),  # a control character XML refuses: left out
+        (b"a&nosuch;b", None),
+    ],
+)
+def test_malformed_message_reply_is_well_formed(server, mid, echoed):
+    s = open_session(server, HELLO10)
+    msg = b'<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="%s"><get>' % mid
+    (out,) = run(server, s, msg + b"]]>]]>")
+    (root,) = replies(out, chunked=False)  # parses: the reply is well-formed XML
+    assert root.get("message-id") == echoed
+    assert err(root)["tag"] == "malformed-message"
+
+
+def test_reply_keeps_xml_lang(server):
+    # The xml prefix is XML's own: echoed as xml:lang, never rebound (found by fuzzing).
+    s = open_session(server)
+    (out,) = run(server, s, chunk(rpc(b'<none xmlns="urn:test"/>', "1", b' xml:lang="en"')))
+    assert b' xml:lang="en"' in out and b"XML/1998/namespace" not in out
+    (root,) = replies(out)
+    assert root.get("{http://www.w3.org/XML/1998/namespace}lang") == "en"
+
+
 def test_entities_never_expanded(server):
     s = open_session(server, HELLO10)
     (out,) = run(
