@@ -265,15 +265,29 @@ class Datastores:
             backup = c.backup if c is not None else self.running
             new = self.candidate
             self._check_write(session_id, self.running, new)
-            await self.set_running(new, session_id)
+            start = confirmed and c is None
+            if start:
+                # Saved first: a running that changed with no way back (disk full
+                # after the swap) would outlive a restart unconfirmed.
+                try:
+                    persist.atomic_write(self._path("rollback"), serialize(backup))
+                except OSError as e:
+                    raise RpcError(
+                        "operation-failed",
+                        f"cannot save the confirmed-commit rollback: {e.strerror or e}",
+                    ) from None
+            try:
+                await self.set_running(new, session_id)
+            except BaseException:
+                if start:
+                    persist.atomic_remove(self._path("rollback"))
+                raise
             self.candidate = new  # one tree, as after every commit
             self.candidate_editors.clear()
             self.candidate_dirty = False
             if c is not None and c.timer is not None:
                 c.timer.cancel()
             if confirmed:
-                if c is None:
-                    persist.atomic_write(self._path("rollback"), serialize(backup))
                 self.confirm = PendingConfirm(backup, session_id, persist_token)
                 loop = asyncio.get_running_loop()
                 self.confirm.timer = loop.call_later(timeout, self._expire)

@@ -104,6 +104,24 @@ def test_unwritable_datastore_fails_commit(start_agent, tmp_path) -> None:
     assert running_ids(m) == [1]
 
 
+def test_unwritable_rollback_fails_confirmed_commit(start_agent, tmp_path) -> None:
+    ag = start_agent(tmp_path / "a", "--no-dataplane")
+    m = ag.connect()
+    m.edit_config(target="running", config=config(1))
+    (ag.state_dir / ".rollback.xml.tmp").mkdir()  # the rollback file cannot be written
+    before = (ag.state_dir / "running.xml").read_bytes()
+    m.edit_config(target="candidate", config=config(2))
+    with pytest.raises(RPCError) as exc:
+        m.commit(confirmed=True)
+    assert exc.value.tag == "operation-failed"
+    assert "cannot save the confirmed-commit rollback" in exc.value.message
+    # nothing changed, and no confirmed commit is pending: a plain commit works
+    assert (ag.state_dir / "running.xml").read_bytes() == before
+    assert running_ids(m) == [1]
+    m.commit()
+    assert running_ids(m) == [1, 2]
+
+
 def test_full_disk_fails_commit(start_agent, tmp_path) -> None:
     state = tmp_path / "small"
     state.mkdir()
