@@ -40,7 +40,7 @@ class ConfigEvents:
     def changed(
         self, datastore: str, old: etree._Element, new: etree._Element, by: int | None
     ) -> None:
-        if not self.server.notifications.has_subscribers():
+        if not self.server.notifications.has_subscribers(_Q + "netconf-config-change"):
             return
         who = None if by is None else (by, *self._identity(by))
         _later(self._send_change, datastore, old, new, who)

@@ -53,6 +53,14 @@ class Subscription:
             return bool(result)
         return any(subtree_match(f, event) for f in self.filter)
 
+    def may_want(self, tag: str) -> bool:
+        """Whether an event named `tag` ("{ns}name") could pass this filter: False
+        only for a subtree filter none of whose top-level nodes has that name."""
+        if self.kind != "subtree":
+            return True
+        probe = etree.Element(tag)
+        return any(_name_matches(f, probe) for f in self.filter)
+
 
 def subtree_match(filt: etree._Element, node: etree._Element) -> bool:
     """RFC 6241 6.2 subtree filter test of one top-level node (content-match semantics).
@@ -168,9 +176,12 @@ class Notifications:
 
     # -- delivery ---------------------------------------------------------------------
 
-    def has_subscribers(self) -> bool:
+    def has_subscribers(self, tag: str) -> bool:
+        """Whether some open session's subscription may want an event named `tag`:
+        events that cost work to build need not be built for nobody."""
         return any(
-            s.subscription is not None and s.state == "open" for s in self.server.sessions.values()
+            s.subscription is not None and s.state == "open" and s.subscription.may_want(tag)
+            for s in self.server.sessions.values()
         )
 
     def route(self, event: etree._Element) -> None:

@@ -178,3 +178,32 @@ def test_confirmed_commit_timeout_and_session_end_events(ag) -> None:
         sid,
         "admin",
     )
+
+
+def test_filtered_subscriptions(ag) -> None:
+    startup_only, links_only, editor = ag.connect(), ag.connect(), ag.connect()
+    startup_only.create_subscription(
+        filter=(
+            "subtree",
+            f'<netconf-config-change xmlns="{NCN}"><datastore>startup</datastore>'
+            "</netconf-config-change>",
+        )
+    )
+    links_only.create_subscription(filter=("subtree", f'<link-state-change xmlns="{NS}"/>'))
+    editor.edit_config(target="running", config=cfg(SOCKET))
+    editor.copy_config(source="running", target="startup")
+    ev = next_event(startup_only, "netconf-config-change")
+    assert ev.findtext("n:datastore", namespaces=N) == "startup"  # the running one was not sent
+    assert links_only.take_notification(block=True, timeout=0.3) is None
+
+
+def test_subscription_may_want() -> None:
+    from agent.notifications import Subscription
+
+    links = Subscription("NETCONF", "subtree", [etree.Element(f"{{{NS}}}link-state-change")])
+    assert links.may_want(f"{{{NS}}}link-state-change")
+    assert not links.may_want(f"{{{NCN}}}netconf-config-change")  # no diff worked out for it
+    any_ns = Subscription("NETCONF", "subtree", [etree.Element("netconf-config-change")])
+    assert any_ns.may_want(f"{{{NCN}}}netconf-config-change")
+    assert Subscription("NETCONF", None, None).may_want(f"{{{NCN}}}netconf-config-change")
+    assert Subscription("NETCONF", "xpath", None).may_want(f"{{{NCN}}}netconf-config-change")
