@@ -298,6 +298,12 @@ class Session:
         try:
             return etree.fromstring(msg, self.parser)
         except etree.XMLSyntaxError as e:
+            if "Excessive depth" in str(e):  # libxml2's limit, which huge_tree would lift
+                raise RpcError(
+                    "malformed-message",
+                    "elements nested deeper than 256 levels are not accepted",
+                    type="rpc",
+                ) from None
             raise RpcError("malformed-message", f"not well-formed XML: {e}", type="rpc") from None
         except ValueError as e:  # e.g. empty input
             raise RpcError("malformed-message", f"not well-formed XML: {e}", type="rpc") from None

@@ -232,6 +232,15 @@ def test_malformed_message_keeps_session(server, payload):
     assert s.state == "open"
 
 
+def test_too_deep_message_says_so(server):
+    s = open_session(server, HELLO10)
+    (out,) = run(server, s, rpc(b"<a>" * 300 + b"</a>" * 300, "d") + b"]]>]]>")
+    (root,) = replies(out, chunked=False)
+    e = err(root)
+    assert e["tag"] == "malformed-message" and "deeper than 256" in e["message"]
+    assert root.get("message-id") == "d" and s.state == "open"
+
+
 def test_malformed_message_reply_recovers_message_id(server):
     s = open_session(server, HELLO10)
     (out,) = run(server, s, rpc(b"<get>", "abc") + b"]]>]]>")
