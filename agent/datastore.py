@@ -84,11 +84,14 @@ class Datastores:
         self.keys = KeyIndex()
         # NACM's check_write(session_id, old, new), set by agent.nacm when loaded.
         self.write_check: Any = None
+        # NACM's visible_errors(session_id, errors): edit errors a user may see.
+        self.error_check: Any = None
         # RFC 6470 events (agent.config_events): changed(datastore, old, new, by) and
         # confirm(event, session_id, timeout); `by` is a session id, None for the agent.
         self.events: Any = None
 
-    def _check_write(self, session_id: int, old: etree._Element, new: etree._Element) -> None:
+    def check_write(self, session_id: int, old: etree._Element, new: etree._Element) -> None:
+        """access-denied (NACM) unless the session may make every change old -> new."""
         if self.write_check is not None:
             self.write_check(session_id, old, new)
 
@@ -193,10 +196,12 @@ class Datastores:
             continue_on_error=error_option == "continue-on-error",
         )
         result = editor.run(work, edit)
+        if result.errors and self.error_check is not None:
+            result.errors = self.error_check(session_id, result.errors)
         if result.errors and error_option != "continue-on-error":
             raise RpcErrors(result.errors)
         if result.changed:
-            self._check_write(session_id, base, work)
+            self.check_write(session_id, base, work)
             # Also the type check of what the edit wrote (RFC 6241: invalid-value
             # at edit time, even though the candidate may be incomplete until commit).
             self.typed.remember(work, after_edit(self.typed.known(base), work, result))
@@ -264,7 +269,7 @@ class Datastores:
                 )
             backup = c.backup if c is not None else self.running
             new = self.candidate
-            self._check_write(session_id, self.running, new)
+            self.check_write(session_id, self.running, new)
             start = confirmed and c is None
             if start:
                 # Saved first: a running that changed with no way back (disk full
@@ -320,6 +325,8 @@ class Datastores:
                 f"the pending confirmed commit belongs to session {c.session_id}",
                 type="protocol",
             )
+        # The rollback changes running for this session: it must be allowed to.
+        self.check_write(session_id, self.running, c.backup)
         await self.rollback("cancel-commit", session_id)
 
     def _confirm_event(
@@ -355,7 +362,7 @@ class Datastores:
         self.locks.require_writable(target, session_id)
         new = deepcopy(source)
         current = self.startup if target == "startup" else self.tree(target)
-        self._check_write(session_id, current if current is not None else empty(), new)
+        self.check_write(session_id, current if current is not None else empty(), new)
         if target == "running":
             async with self._commit_lock:
                 self._refuse_during_confirm(session_id, "copy to running")
@@ -400,7 +407,7 @@ class Datastores:
             )
         self.locks.require_writable(target, session_id)
         if self.startup is not None:
-            self._check_write(session_id, self.startup, empty())
+            self.check_write(session_id, self.startup, empty())
         self._save_startup(None, session_id)
 
     # -- sessions ------------------------------------------------------------------------------

@@ -264,6 +264,13 @@ def _copy_with_ancestors(
             existing = deepcopy(n) if last else shallow_with_keys(n, info)
             parent_out.append(existing)
             copies[n] = existing
+            if not last and info is not None and info.kind == LIST:
+                # The entry's copy holds its keys already: a key selected later
+                # (/memif/socket/id) must find that copy, not add a second one.
+                for ktag in info.keys:
+                    k, kc = n.find(ktag), existing.find(ktag)
+                    if k is not None and kc is not None:
+                        copies[k] = kc
         elif last:
             whole = deepcopy(n)
             existing.getparent().replace(existing, whole)

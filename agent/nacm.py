@@ -11,18 +11,22 @@ NACM configuration and from the users file (external groups).
 from __future__ import annotations
 
 import logging
+from copy import deepcopy
 from typing import Any
 
 from lxml import etree
 
 from agent.errors import RpcError
-from agent.nacm_rules import NACM_NS, Policy, builtin_policy, policy_from
+from agent.nacm_rules import NACM_NS, Policy, builtin_policy, parse_path, policy_from
 from agent.rpc_context import RpcContext
 from agent.schema_index import SNodeInfo, index_for
-from agent.tree_diff import changes, step_keys
+from agent.tree_diff import changes, quote, step_keys
 from agent.xmltree import elements
 
 log = logging.getLogger(__name__)
+
+_NCN = "{urn:ietf:params:xml:ns:yang:ietf-netconf-notifications}"
+_CONFIG_CHANGE, _EDIT, _TARGET = _NCN + "netconf-config-change", _NCN + "edit", _NCN + "target"
 
 
 class Nacm:
@@ -116,14 +120,55 @@ class Nacm:
         pol = self.policy()
         groups = self.groups(username)
         rules = {op: pol.data_rules(groups, op) for op in ("create", "update", "delete")}
+        read = pol.data_rules(groups, "read")
         for op, module, path, keys, xpath in changes(old, new, self.index, self.modules):
             if not pol.node_allowed(rules[op], module, path, op, keys):
                 self.denied_data_writes += 1
+                # Name no node the user may not read: its nearest readable ancestor.
+                shown = len(path)
+                while shown and not pol.node_allowed(read, module, path[:shown], "read", keys):
+                    shown -= 1
+                if shown < len(path):
+                    xpath = _xpath(module, path[:shown], keys) or "/"
+                    raise RpcError(
+                        "access-denied", f"user {username} may not change {xpath}", path=xpath
+                    )
                 raise RpcError(
                     "access-denied",
                     f"user {username} may not {op} {xpath}",
                     path=xpath,
                 )
+
+    def visible_errors(self, session_id: int, errors: list[RpcError]) -> list[RpcError]:
+        """An edit's errors as this session may see them: data-exists or data-missing
+        about a node it may not read would tell it that node's existence, so those
+        are access-denied, at the nearest readable ancestor."""
+        session = self.server.sessions.get(session_id)
+        username = session.username if session is not None else self.recovery
+        if self.exempt(username):
+            return errors
+        pol = self.policy()
+        read = pol.data_rules(self.groups(username), "read")
+        out = []
+        for e in errors:
+            parsed = parse_path(e.path or "") if e.tag in ("data-exists", "data-missing") else None
+            if parsed is None or not parsed[0]:
+                out.append(e)
+                continue
+            names, keys = parsed
+            module = (e.path or "").lstrip("/").split(":", 1)[0]
+            shown = len(names)
+            while shown and not pol.node_allowed(read, module, names[:shown], "read", keys):
+                shown -= 1
+            if shown == len(names):
+                out.append(e)
+                continue
+            self.denied_data_writes += 1
+            where = _xpath(module, names[:shown], keys) or "/"
+            out.append(
+                RpcError("access-denied", f"user {username} may not change {where}", path=where)
+            )
+        return out
 
     # -- notifications -----------------------------------------------------------------------
 
@@ -135,7 +180,35 @@ class Nacm:
         ok = self.policy().notification_allowed(self.groups(session.username), module, q.localname)
         if not ok:
             self.denied_notifications += 1
-        return ok
+            return False
+        if event.tag == _CONFIG_CHANGE:
+            return self._readable_edits(session.username, event)
+        return True
+
+    def _readable_edits(self, username: str, event: etree._Element) -> bool | etree._Element:
+        """A config-change names what changed: the user gets only the edits whose
+        target it may read (RFC 8341 3.4.6 hides unreadable content), and no event
+        when none is left (an empty edit list still says that something changed)."""
+        pol = self.policy()
+        rules = pol.data_rules(self.groups(username), "read")
+        edits = list(event.iterchildren(_EDIT))
+        hidden = [e for e in edits if not self._target_readable(pol, rules, e)]
+        if not hidden:
+            return True
+        if len(hidden) == len(edits):
+            return False
+        trimmed = deepcopy(event)
+        for i in sorted((edits.index(e) for e in hidden), reverse=True):
+            trimmed.remove(list(trimmed.iterchildren(_EDIT))[i])
+        return trimmed
+
+    def _target_readable(self, pol: Policy, rules: list, edit: etree._Element) -> bool:
+        target = (edit.findtext(_TARGET) or "").strip()
+        parsed = parse_path(target)
+        if parsed is None or not parsed[0]:
+            return False  # not understood: not shown
+        module = target.lstrip("/").split(":", 1)[0]  # agent.config_events uses module names
+        return pol.node_allowed(rules, module, parsed[0], "read", parsed[1])
 
     def state(self) -> list[etree._Element]:
         nacm = etree.Element(f"{{{NACM_NS}}}nacm", nsmap={None: NACM_NS})
@@ -148,6 +221,17 @@ class Nacm:
         return [nacm]
 
 
+def _xpath(module: str, names: tuple[str, ...], keys: tuple) -> str:
+    """The path of the node `names` (with each step's key predicates) as
+    agent.tree_diff writes it."""
+    out = ""
+    for i, name in enumerate(names):
+        out += f"/{module}:{name}"
+        for k, v in keys[i] if i < len(keys) else ():
+            out += f"[.={quote(v)}]" if k == "." else f"[{module}:{k}={quote(v)}]"
+    return out
+
+
 def register(server: Any) -> None:
     nacm = Nacm(server)
     server.nacm = nacm
@@ -157,3 +241,4 @@ def register(server: Any) -> None:
     ds = getattr(server, "datastores", None)
     if ds is not None:
         ds.write_check = nacm.check_write
+        ds.error_check = nacm.visible_errors

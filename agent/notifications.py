@@ -207,10 +207,22 @@ class Notifications:
             try:
                 if not session.subscription.matches(event):
                     continue
-                if checks and not all(check(session, event) for check in checks):
-                    continue
-                session.send_message(message)
-                session.out_notifications += 1
+                mine, out = event, message
+                for check in checks:
+                    verdict = check(session, mine)
+                    if verdict is False:
+                        break
+                    if verdict is not True:  # a trimmed copy for this session only
+                        mine = verdict
+                else:
+                    if mine is not event:
+                        out = message.replace(body, etree.tostring(mine, with_tail=False), 1)
+                    session.send_message(out)
+                    session.out_notifications += 1
+            except ConnectionError:
+                # Its client went away while the event was on its way (two sessions
+                # ending at once): the session's own end is handled by its transport.
+                log.debug("notification to session %d: channel closed", session.session_id)
             except Exception:
                 log.exception("notification to session %d failed", session.session_id)
 

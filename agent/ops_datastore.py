@@ -221,17 +221,36 @@ def readable(ctx: RpcContext, data: etree._Element) -> etree._Element:
     return data
 
 
+def visible(
+    ctx: RpcContext, tree: etree._Element, owned: bool = False
+) -> tuple[etree._Element, bool]:
+    """`tree` as this user may read it, and whether anything had to be checked.
+    Filters must only ever see this: a filter run on hidden data answers
+    questions about it ([secret='guess'] selects the entry or not). `owned`: the
+    tree is the caller's to change (else it is copied first)."""
+    nacm = getattr(ctx.server, "nacm", None)
+    if nacm is None or nacm.exempt(ctx.username):
+        return tree, False
+    if not owned:
+        tree = deepcopy(tree)
+    nacm.filter_read(ctx.username, tree)
+    return tree, True
+
+
 def get_config(ctx: RpcContext, op: etree._Element) -> etree._Element:
     ds = _ds(ctx)
     name = _datastore_name(op, "source", ("running", "candidate", "startup"))
+    tree, pruned = visible(ctx, ds.tree(name))
     # Datastore trees are never changed in place: their key index stays valid.
-    return readable(ctx, _filtered_data(ds, ds.tree(name), op, ds.keys))
+    return readable(ctx, _filtered_data(ds, tree, op, None if pruned else ds.keys))
 
 
 def get(ctx: RpcContext, op: etree._Element) -> etree._Element:
     filt = _param(op, "filter")
     subtree = filt if filt is not None and filt.get("type", "subtree") == "subtree" else None
-    return readable(ctx, _filtered_data(_ds(ctx), with_state(ctx, subtree), op))
+    tree, _ = visible(ctx, with_state(ctx, subtree), owned=True)
+    # readable() again: with-defaults may add defaults under what was removed.
+    return readable(ctx, _filtered_data(_ds(ctx), tree, op))
 
 
 async def edit_config(ctx: RpcContext, op: etree._Element) -> None:
@@ -336,6 +355,8 @@ async def cancel_commit(ctx: RpcContext, op: etree._Element) -> None:
 def discard_changes(ctx: RpcContext, op: etree._Element) -> None:
     ds = _ds(ctx)
     ds.locks.require_writable("candidate", ctx.session_id)
+    # Discarding undoes other sessions' edits too: a change like any other.
+    ds.check_write(ctx.session_id, ds.candidate, ds.running)
     ds.discard()
 
 

@@ -16,7 +16,7 @@ from lxml import etree
 from agent import defaults, origin
 from agent.errors import RpcError, RpcErrors
 from agent.monitoring import DATASTORES, DS_NS
-from agent.ops_datastore import EDIT_DEFAULT_OPS, readable, select_data, with_state
+from agent.ops_datastore import EDIT_DEFAULT_OPS, readable, select_data, visible, with_state
 from agent.params import one_of, uint_param
 from agent.rpc_context import RpcContext
 from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
@@ -109,9 +109,11 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
         kind = "xpath"
     with_origin, origin_filter = _origin_params(op, name)
     if name == "operational":
-        tree, keys = with_state(ctx, subtree), None
+        tree, _ = visible(ctx, with_state(ctx, subtree), owned=True)
+        keys = None
     else:
-        tree, keys = ds.tree(name), ds.keys
+        tree, pruned = visible(ctx, ds.tree(name))
+        keys = None if pruned else ds.keys
     depth = _max_depth(op)
     chosen: list[tuple[etree._Element, SNodeInfo | None]] = []
     hook = None if depth is None else lambda el, info: chosen.append((el, info))

@@ -116,8 +116,11 @@ class Server:
     def set_notification_router(self, fn: Callable[[etree._Element], None]) -> None:
         self._notification_router = fn
 
-    def add_notification_check(self, fn: Callable[[Session, etree._Element], bool]) -> None:
-        """fn(session, event) -> False withholds the event from that session (NACM)."""
+    def add_notification_check(
+        self, fn: Callable[[Session, etree._Element], bool | etree._Element]
+    ) -> None:
+        """fn(session, event) -> False withholds the event from that session, True
+        lets it pass, an element sends that (trimmed) copy instead (NACM)."""
         self.notification_checks.append(fn)
 
     def add_session_start_hook(self, fn: Callable[[Session], Any]) -> None:

@@ -149,3 +149,22 @@ def test_top_level_tells_which_providers_a_filter_needs():
     p = pred(f'<memif xmlns="{NS}"/><x:interfaces xmlns:x="{itfs[1:].split("}")[0]}"/>')
     assert p(memif) and p(itfs)
     assert not pred("")(memif)  # an empty filter selects nothing
+
+
+@pytest.mark.parametrize(
+    "select, want",
+    [
+        # a key leaf selected on its own appears once (it was copied twice: with
+        # its entry's keys, then as the selected node; found by fuzzing)
+        ("/m:memif/m:socket/m:id", "<socket><id>1</id></socket><socket><id>2</id></socket>"),
+        (
+            "/m:memif/m:interface[m:id='7']/m:socket-id | /m:memif/m:interface[m:id='7']/m:role",
+            "<interface><socket-id>2</socket-id><id>7</id><role>client</role></interface>",
+        ),
+    ],
+)
+def test_xpath_selecting_keys(select: str, want: str) -> None:
+    f = etree.Element(f"{{{NC}}}filter", nsmap={"m": NS}, type="xpath", select=select)
+    out = filters.xpath(DATA, f, INDEX, f"{{{NC}}}data")
+    inner = b"".join(etree.tostring(c) for c in out).decode().replace(f' xmlns="{NS}"', "")
+    assert inner == f"<memif>{want}</memif>"
