@@ -17,7 +17,14 @@ from typing import Any
 from lxml import etree
 
 from agent.errors import RpcError
-from agent.nacm_rules import NACM_NS, Policy, builtin_policy, parse_path, policy_from
+from agent.nacm_rules import (
+    DENY_ALL_PATHS,
+    NACM_NS,
+    Policy,
+    builtin_policy,
+    parse_path,
+    policy_from,
+)
 from agent.rpc_context import RpcContext
 from agent.schema_index import SNodeInfo, index_for
 from agent.tree_diff import changes, quote, step_keys
@@ -41,6 +48,9 @@ class Nacm:
         self.denied_data_writes = 0
         self.denied_notifications = 0
         self._cache: tuple[Any, Policy] | None = None
+        # (tree, policy, groups, readable copy): datastore trees are never changed
+        # in place, so a user's readable copy of one stays right until either changes.
+        self._copies: list[tuple[Any, Policy, frozenset[str], etree._Element]] = []
 
     # -- policy ------------------------------------------------------------------------------
 
@@ -86,29 +96,51 @@ class Nacm:
             return
         pol = self.policy()
         rules = pol.data_rules(self.groups(username), "read")
+        # A node below an allowed parent, in the parent's module, decides like its
+        # parent unless some rule (or default-deny-all) path goes through it: only
+        # those paths are walked, not every leaf of 1,000 list entries.
+        paths = [r.path for r in rules if r.path] + list(DENY_ALL_PATHS)
+        through = {p[:i] for p in paths for i in range(1, len(p) + 1)}
         for top in elements(data):
-            self._prune(pol, rules, top, (), (), self.index)
+            self._prune(pol, rules, through, top, (), (), self.index, None)
+
+    def readable_copy(self, username: str, tree: etree._Element) -> etree._Element:
+        """A copy of datastore tree `tree` without what `username` may not read
+        (never change it: it is shared by that user's next reads of that tree)."""
+        pol, groups = self.policy(), frozenset(self.groups(username))
+        for t, p, g, copy in self._copies:
+            if t is tree and p is pol and g == groups:
+                return copy
+        copy = deepcopy(tree)
+        self.filter_read(username, copy)
+        self._copies = [(tree, pol, groups, copy), *self._copies[:7]]
+        return copy
 
     def _prune(
         self,
         pol: Policy,
         rules: list,
+        through: set[tuple[str, ...]],
         el: etree._Element,
         parent: tuple[str, ...],
         parent_keys: tuple,
         schema: dict[str, SNodeInfo],
+        parent_ns: str | None,
     ) -> None:
-        q = etree.QName(el)
+        ns, _, name = el.tag[1:].partition("}") if el.tag[0] == "{" else ("", "", el.tag)
+        path = (*parent, name)
         info = schema.get(el.tag)
-        path = (*parent, q.localname)
         keys = (*parent_keys, step_keys(el, info))
-        module = self.modules.get(q.namespace or "", "")
-        if not pol.node_allowed(rules, module, path, "read", keys):
+        if not pol.node_allowed(rules, self.modules.get(ns, ""), path, "read", keys):
             el.getparent().remove(el)
             return
         children = info.children if info is not None else {}
-        for child in elements(el):
-            self._prune(pol, rules, child, path, keys, children)
+        for child in el.iterchildren(etree.Element):
+            tag = child.tag
+            cns, _, cname = tag[1:].partition("}") if tag[0] == "{" else ("", "", tag)
+            if cns == ns and (*path, cname) not in through:
+                continue  # decided like this node (allowed), and so is all below it
+            self._prune(pol, rules, through, child, path, keys, children, ns)
 
     # -- writes --------------------------------------------------------------------------------
 

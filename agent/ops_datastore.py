@@ -221,34 +221,33 @@ def readable(ctx: RpcContext, data: etree._Element) -> etree._Element:
     return data
 
 
-def visible(
-    ctx: RpcContext, tree: etree._Element, owned: bool = False
-) -> tuple[etree._Element, bool]:
-    """`tree` as this user may read it, and whether anything had to be checked.
-    Filters must only ever see this: a filter run on hidden data answers
-    questions about it ([secret='guess'] selects the entry or not). `owned`: the
-    tree is the caller's to change (else it is copied first)."""
+def visible(ctx: RpcContext, tree: etree._Element, owned: bool = False) -> etree._Element:
+    """`tree` as this user may read it. Filters must only ever see this: a filter
+    run on hidden data answers questions about it ([secret='guess'] selects the
+    entry or not). `owned`: the tree is the caller's to change; else it is a
+    datastore tree and the user's readable copy of it is shared (never changed)."""
     nacm = getattr(ctx.server, "nacm", None)
     if nacm is None or nacm.exempt(ctx.username):
-        return tree, False
+        return tree
     if not owned:
-        tree = deepcopy(tree)
+        return nacm.readable_copy(ctx.username, tree)
     nacm.filter_read(ctx.username, tree)
-    return tree, True
+    return tree
 
 
 def get_config(ctx: RpcContext, op: etree._Element) -> etree._Element:
     ds = _ds(ctx)
     name = _datastore_name(op, "source", ("running", "candidate", "startup"))
-    tree, pruned = visible(ctx, ds.tree(name))
-    # Datastore trees are never changed in place: their key index stays valid.
-    return readable(ctx, _filtered_data(ds, tree, op, None if pruned else ds.keys))
+    tree = visible(ctx, ds.tree(name))
+    # Datastore trees (and readable copies of them) are never changed in place:
+    # their key index stays valid.
+    return readable(ctx, _filtered_data(ds, tree, op, ds.keys))
 
 
 def get(ctx: RpcContext, op: etree._Element) -> etree._Element:
     filt = _param(op, "filter")
     subtree = filt if filt is not None and filt.get("type", "subtree") == "subtree" else None
-    tree, _ = visible(ctx, with_state(ctx, subtree), owned=True)
+    tree = visible(ctx, with_state(ctx, subtree), owned=True)
     # readable() again: with-defaults may add defaults under what was removed.
     return readable(ctx, _filtered_data(_ds(ctx), tree, op))
 

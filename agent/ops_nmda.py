@@ -109,11 +109,11 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
         kind = "xpath"
     with_origin, origin_filter = _origin_params(op, name)
     if name == "operational":
-        tree, _ = visible(ctx, with_state(ctx, subtree), owned=True)
+        tree = visible(ctx, with_state(ctx, subtree), owned=True)
         keys = None
     else:
-        tree, pruned = visible(ctx, ds.tree(name))
-        keys = None if pruned else ds.keys
+        tree = visible(ctx, ds.tree(name))  # never changed in place, like ds.tree
+        keys = ds.keys
     depth = _max_depth(op)
     chosen: list[tuple[etree._Element, SNodeInfo | None]] = []
     hook = None if depth is None else lambda el, info: chosen.append((el, info))
