@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,8 @@ from agent.tree_diff import changes
 log = logging.getLogger(__name__)
 
 _Q = f"{{{NCN_NS}}}"
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_PREFIX = re.compile(r"([A-Za-z_][\w.-]*):")
 _OPERATION = {"create": "create", "delete": "delete", "update": "replace"}
 
 
@@ -69,7 +72,8 @@ class ConfigEvents:
         etree.SubElement(ev, _Q + "datastore").text = datastore
         for op, xpath, _ in edits:
             edit = etree.SubElement(ev, _Q + "edit")
-            used = {step.split(":", 1)[0] for step in xpath.split("/")[1:]}
+            # Prefixes outside quoted key values ('/tmp/a:b' is a value, not a step).
+            used = set(_PREFIX.findall(_QUOTED.sub("", xpath)))
             target = etree.SubElement(
                 edit, _Q + "target", nsmap={m: self.ns_of[m] for m in sorted(used) if m}
             )

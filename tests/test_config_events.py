@@ -207,3 +207,31 @@ def test_subscription_may_want() -> None:
     assert any_ns.may_want(f"{{{NCN}}}netconf-config-change")
     assert Subscription("NETCONF", None, None).may_want(f"{{{NCN}}}netconf-config-change")
     assert Subscription("NETCONF", "xpath", None).may_want(f"{{{NCN}}}netconf-config-change")
+
+
+def test_key_values_with_slashes_and_colons(ag) -> None:
+    watcher, editor = ag.connect(), ag.connect()
+    watcher.create_subscription()
+    nacm = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+    editor.edit_config(
+        target="running",
+        config=(
+            f'<config><nacm xmlns="{nacm}"><rule-list><name>ops/a:b</name>'
+            "<group>ops</group></rule-list></nacm></config>"
+        ),
+    )
+    ev = next_event(watcher, "netconf-config-change")
+    (target,) = ev.iterfind("n:edit/n:target", namespaces=N)
+    assert target.text == "/ietf-netconf-acm:nacm"
+    assert target.nsmap == {"ietf-netconf-acm": nacm, None: NCN}
+    editor.edit_config(
+        target="running",
+        config=(
+            f'<config><nacm xmlns="{nacm}"><rule-list><name>ops/a:b</name>'
+            "<group>ops2</group></rule-list></nacm></config>"
+        ),
+    )
+    ev = next_event(watcher, "netconf-config-change")
+    rl = "/ietf-netconf-acm:nacm/ietf-netconf-acm:rule-list[ietf-netconf-acm:name='ops/a:b']"
+    assert edits(ev) == [("create", rl + "/ietf-netconf-acm:group[.='ops2']")]  # merged in
+    assert set(ev.find("n:edit/n:target", namespaces=N).nsmap) == {"ietf-netconf-acm", None}
