@@ -2,10 +2,11 @@
 module): what changed in running or startup, by whom, and each step of a
 confirmed commit.
 
-The change list compares both trees (~4 ms per 1,000 interfaces), so it is
-worked out only when some session is subscribed, and after the RPC that made
-the change has been answered: the trees are never changed in place, so they
-can be compared later. Events leave in the order they happened."""
+The change list compares both trees, only the memif entries the edits touched
+when the typed views tell which (touched_entries), so it is worked out only when
+some session is subscribed, and after the RPC that made the change has been
+answered: the trees are never changed in place, so they can be compared later.
+Events leave in the order they happened."""
 
 from __future__ import annotations
 
@@ -17,15 +18,18 @@ from typing import Any
 
 from lxml import etree
 
+from agent.memif_config import MemifConfig
 from agent.notifications import NCN_NS
+from agent.schema import MEMIF_NS
 from agent.schema_index import index_for
-from agent.tree_diff import changes
+from agent.tree_diff import Narrow, changes
 
 log = logging.getLogger(__name__)
 
 _Q = f"{{{NCN_NS}}}"
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _PREFIX = re.compile(r"([A-Za-z_][\w.-]*):")
+MEMIF = f"{{{MEMIF_NS}}}memif"
 _OPERATION = {"create": "create", "delete": "delete", "update": "replace"}
 
 
@@ -46,7 +50,9 @@ class ConfigEvents:
         if not self.server.notifications.has_subscribers(_Q + "netconf-config-change"):
             return
         who = None if by is None else (by, *self._identity(by))
-        _later(self._send_change, datastore, old, new, who)
+        typed = self.server.datastores.typed  # views now: the cache keeps only a few
+        views = (typed.known(old), typed.known(new))
+        _later(self._send_change, datastore, old, new, who, views)
 
     def _send_change(
         self,
@@ -54,11 +60,13 @@ class ConfigEvents:
         old: etree._Element,
         new: etree._Element,
         who: tuple[int, str, str] | None,
+        views: tuple[MemifConfig | None, MemifConfig | None],
     ) -> None:
+        narrow = touched_entries(old, new, *views)
         edits = [
             (op, xpath, module)
             for op, module, _, _, xpath in changes(
-                old, new, self.index, self.modules, inside_created=False
+                old, new, self.index, self.modules, inside_created=False, narrow=narrow
             )
         ]
         if not edits:
@@ -101,6 +109,48 @@ class ConfigEvents:
         if self._confirmer is not None and self._confirmer[0] == session_id:
             return self._confirmer[1], self._confirmer[2]
         return "unknown", ""
+
+
+_SOCKET = etree.XPath("m:socket[number(m:id)=$id]", namespaces={"m": MEMIF_NS})
+_INTERFACE = etree.XPath(
+    "m:interface[number(m:socket-id)=$sid and number(m:id)=$iid]", namespaces={"m": MEMIF_NS}
+)
+
+
+def touched_entries(
+    old: etree._Element,
+    new: etree._Element,
+    a: MemifConfig | None,
+    b: MemifConfig | None,
+    most: int = 16,
+) -> Narrow | None:
+    """The memif entries that may differ between `old` and `new`, from their typed
+    views `a` and `b`: an edit re-reads the entries it touched and keeps the other
+    entries' typed objects (agent/typed_view.py), so an entry whose object is one
+    and the same in both views was copied unchanged. None (compare everything) when
+    a view is unknown, memif is missing on one side, or more than `most` differ."""
+    if a is None or b is None:
+        return None
+    sockets = [
+        k for k in a.sockets.keys() | b.sockets.keys() if a.sockets.get(k) is not b.sockets.get(k)
+    ]
+    itfs = [
+        k
+        for k in a.interfaces.keys() | b.interfaces.keys()
+        if a.interfaces.get(k) is not b.interfaces.get(k)
+    ]
+    if len(sockets) + len(itfs) > most:
+        return None
+    old_memif, new_memif = old.find(MEMIF), new.find(MEMIF)
+    if old_memif is None or new_memif is None:
+        return None
+
+    def find(memif: etree._Element) -> list[etree._Element]:
+        found = [e for k in sorted(sockets) for e in _SOCKET(memif, id=k)]
+        found += [e for s, i in sorted(itfs) for e in _INTERFACE(memif, sid=s, iid=i)]
+        return found
+
+    return {MEMIF: (find(old_memif), find(new_memif))}
 
 
 def _session_parms(parent: etree._Element, session_id: int, username: str, host: str) -> None:

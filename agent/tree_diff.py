@@ -13,6 +13,7 @@ from agent.xmltree import elements, key_values, text_of
 
 # (op, module, name path, keys per step, XPath with module names as prefixes)
 Change = tuple[str, str, tuple[str, ...], tuple, str]
+Narrow = dict[str, tuple[list[etree._Element], list[etree._Element]]]
 
 
 def changes(
@@ -21,11 +22,14 @@ def changes(
     index: dict[str, SNodeInfo],
     modules: dict[str, str],
     inside_created: bool = True,
+    narrow: Narrow | None = None,
 ) -> Iterator[Change]:
     """Every node created, deleted or updated (a leaf's value); op is "create",
     "delete" or "update". A created node's descendants are reported too unless
-    `inside_created` is False; a deleted node's never are."""
-    yield from _diff(old, new, index, modules, (), (), "", inside_created)
+    `inside_created` is False; a deleted node's never are. `narrow` maps the tag
+    of a container present in both trees to the only children of it (old ones,
+    new ones) that may differ: the rest are not compared."""
+    yield from _diff(old, new, index, modules, (), (), "", inside_created, narrow or {})
 
 
 def step_keys(el: etree._Element, info: SNodeInfo | None) -> tuple[tuple[str, str], ...]:
@@ -55,24 +59,31 @@ def _identity(el: etree._Element, info: SNodeInfo | None) -> tuple:
     return (el.tag,)
 
 
-def _unmatched(old, new) -> tuple[list, list]:
+def _unmatched(old, new, narrow: Narrow) -> tuple[list, list]:
     """Children of old and of new without a byte-identical twin on the other side:
     an entry serialised the same (keys included) is unchanged, and serialising in
-    C costs far less than reading keys and walking leaves in Python."""
+    C costs far less than reading keys and walking leaves in Python. Containers
+    `narrow` knows are never serialised whole: their changes are known."""
     if old is None or new is None:
         return (elements(old) if old is not None else []), (
             elements(new) if new is not None else []
         )
-    before = {etree.tostring(c, with_tail=False): c for c in elements(old)}
-    after = {etree.tostring(c, with_tail=False): c for c in elements(new)}
+    if old.tag in narrow and new.tag == old.tag:
+        return narrow[old.tag]
+
+    def key(c: etree._Element) -> object:
+        return c.tag if c.tag in narrow else etree.tostring(c, with_tail=False)
+
+    before = {key(c): c for c in elements(old)}
+    after = {key(c): c for c in elements(new)}
     return (
-        [c for b, c in before.items() if b not in after],
-        [c for b, c in after.items() if b not in before],
+        [c for b, c in before.items() if b not in after or b in narrow],
+        [c for b, c in after.items() if b not in before or b in narrow],
     )
 
 
-def _diff(old, new, schema, modules, path, keys, xpath, inside_created):
-    left_old, left_new = _unmatched(old, new)
+def _diff(old, new, schema, modules, path, keys, xpath, inside_created, narrow):
+    left_old, left_new = _unmatched(old, new, narrow)
     before = {_identity(c, schema.get(c.tag)): c for c in left_old}
     after = {_identity(c, schema.get(c.tag)): c for c in left_new}
     for key in {**before, **after}:
@@ -96,10 +107,10 @@ def _diff(old, new, schema, modules, path, keys, xpath, inside_created):
         if o is None:
             yield ("create", module, npath, nkeys, step)
             if inside_created:
-                yield from _diff(None, n, children, modules, npath, nkeys, step, True)
+                yield from _diff(None, n, children, modules, npath, nkeys, step, True, narrow)
         elif n is None:
             yield ("delete", module, npath, nkeys, step)
         elif len(n) == 0 and len(o) == 0:
             yield ("update", module, npath, nkeys, step)
         else:
-            yield from _diff(o, n, children, modules, npath, nkeys, step, inside_created)
+            yield from _diff(o, n, children, modules, npath, nkeys, step, inside_created, narrow)

@@ -10,11 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from agent.config_events import touched_entries
 from agent.edit import Editor
 from agent.errors import RpcErrors
 from agent.memif_config import MemifConfig
 from agent.schema import shared_context
 from agent.schema_index import index_for
+from agent.tree_diff import changes
 from agent.typed_view import TypedViews, after_edit
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -118,6 +120,32 @@ def test_incremental_view_equals_whole_read(edits):
             continue
         assert derived == whole, etree.tostring(edit).decode()
         tree, view = work, derived
+
+
+MODULES = {NS: "memif-agent"}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(edit_doc(), min_size=1, max_size=4), st.integers(0, 3))
+def test_touched_entries_narrow_the_config_change_diff_exactly(edits, committed_at):
+    """netconf-config-change compares only the entries whose typed objects differ
+    (agent.config_events.touched_entries): it must report what the full diff does,
+    between a 'running' and a 'candidate' several accepted edits later."""
+    tree, view = START, MemifConfig.from_config(START)
+    running, running_view = tree, view
+    for n, edit in enumerate(edits):
+        work = deepcopy(tree)
+        result = Editor(INDEX, PREFIXES, continue_on_error=True).run(work, edit)
+        derived = _derive(view, work, result)
+        if isinstance(derived, str) or isinstance(_read(work), str):
+            continue
+        tree, view = work, derived
+        if n == committed_at:
+            running, running_view = tree, view  # a commit part-way through
+    narrow = touched_entries(running, tree, running_view, view)
+    full = sorted(changes(running, tree, INDEX, MODULES, inside_created=False))
+    narrowed = sorted(changes(running, tree, INDEX, MODULES, inside_created=False, narrow=narrow))
+    assert narrowed == full
 
 
 def test_duplicate_by_value_is_found():
