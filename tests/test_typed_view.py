@@ -51,6 +51,7 @@ def interface_edit(draw) -> str:
             st.sampled_from(
                 [
                     "<ring-size>11</ring-size>",
+                    "<ring-size>10</ring-size>",  # the default: same typed value, new XML
                     "<ring-size>99</ring-size>",
                     "<role>client</role>",
                     "<rx-queues>2</rx-queues>",
