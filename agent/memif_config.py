@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from agent.errors import RpcError, RpcErrors
-from agent.params import parse_uint
+from agent.params import U32_MAX, parse_uint
 from agent.schema import MEMIF_NS
 
 Q = f"{{{MEMIF_NS}}}"
-U32_MAX = 4294967295
 SOCKET_ID_MAX = 4294967294
 _MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 _SECRET = re.compile(r"[!-~]{1,23}")
@@ -147,9 +146,6 @@ def _leaves(
     return out
 
 
-_uint = parse_uint
-
-
 def _key(
     leaves: dict[str, str], name: str, hi: int, where: str, errors: list[RpcError]
 ) -> int | None:
@@ -164,7 +160,7 @@ def _key(
             )
         )
         return None
-    v = _uint(leaves[name], 0, hi)
+    v = parse_uint(leaves[name], 0, hi)
     if v is None:
         errors.append(
             RpcError(
@@ -267,7 +263,7 @@ def _read_interface(el: etree._Element, cfg: MemifConfig, errors: list[RpcError]
         ("tx-queues", 1, 255),
     ):
         if leaf in leaves:
-            v = _uint(leaves[leaf], lo, hi)
+            v = parse_uint(leaves[leaf], lo, hi)
             if v is None:
                 bad(leaf, f"{leaf} '{leaves[leaf]}' must be an integer from {lo} to {hi}")
             else:

@@ -18,7 +18,7 @@ from agent.datastore import Datastores
 from agent.edit import OP_ATTR, Editor
 from agent.errors import RpcError, RpcErrors
 from agent.key_index import KeyIndex
-from agent.params import one_of, uint_param
+from agent.params import U32_MAX, one_of, uint_param
 from agent.rpc_context import RpcContext
 from agent.schema_index import LIST
 from agent.tree_diff import quote
@@ -331,9 +331,9 @@ async def commit(ctx: RpcContext, op: etree._Element) -> None:
             t,
             "confirm-timeout",
             1,
-            4294967295,
+            U32_MAX,
             "/ietf-netconf:commit/ietf-netconf:confirm-timeout",
-            "a number of seconds from 1 to 4294967295",
+            f"a number of seconds from 1 to {U32_MAX}",
         )
     p = _param(op, "persist")
     pid = _param(op, "persist-id")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from agent.errors import NC_NS, RpcError
-from agent.params import parse_uint
+from agent.params import U32_MAX, parse_uint
 from agent.rpc_context import RpcContext
 
 _SESSION_ID = f"{{{NC_NS}}}session-id"
@@ -27,7 +27,7 @@ def kill_session(ctx: RpcContext, op: etree._Element) -> None:
             info=[("bad-element", "session-id")],
         )
     text = (el.text or "").strip()
-    target = parse_uint(text, 1, 4294967295)
+    target = parse_uint(text, 1, U32_MAX)
     if target is None:
         raise RpcError(
             "invalid-value",

@@ -8,6 +8,8 @@ from lxml import etree
 from agent.errors import RpcError
 from agent.xmltree import text_of
 
+U32_MAX = 4294967295
+
 
 def parse_uint(text: str, lo: int, hi: int) -> int | None:
     """`text` as an integer in lo..hi, read as libyang reads integers (surrounding
@@ -29,13 +31,7 @@ def uint_param(el: etree._Element, name: str, lo: int, hi: int, path: str, what:
     """The value of integer parameter `el`, or invalid-value naming the range."""
     v = parse_uint(text_of(el), lo, hi)
     if v is None:
-        raise RpcError(
-            "invalid-value",
-            f"{name} '{text_of(el)[:40]}' is not {what or f'a number from {lo} to {hi}'}",
-            type="protocol",
-            path=path,
-            info=[("bad-element", name)],
-        )
+        raise _invalid(name, text_of(el)[:40], what or f"a number from {lo} to {hi}", path)
     return v
 
 
@@ -48,11 +44,15 @@ def one_of(
         return default
     value = text_of(el)
     if value not in allowed:
-        raise RpcError(
-            "invalid-value",
-            f"{name} '{value}' is not one of {', '.join(allowed)}",
-            type="protocol",
-            path=path,
-            info=[("bad-element", name)],
-        )
+        raise _invalid(name, value, f"one of {', '.join(allowed)}", path)
     return value
+
+
+def _invalid(name: str, value: str, wanted: str, path: str) -> RpcError:
+    return RpcError(
+        "invalid-value",
+        f"{name} '{value}' is not {wanted}",
+        type="protocol",
+        path=path,
+        info=[("bad-element", name)],
+    )

@@ -10,13 +10,12 @@ from __future__ import annotations
 from agent.errors import RpcError
 from agent.memif_config import (
     _IFNAME,
-    U32_MAX,
     Interface,
     MemifConfig,
     interface_path,
     socket_path,
 )
-from agent.params import parse_uint
+from agent.params import U32_MAX, parse_uint
 
 DEFAULT_SOCKET0 = "/run/vpp/memif.sock"
 

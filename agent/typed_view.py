@@ -14,7 +14,8 @@ from copy import deepcopy
 from lxml import etree
 
 from agent.edit import EditResult
-from agent.memif_config import U32_MAX, MemifConfig, Q, _uint
+from agent.memif_config import MemifConfig, Q
+from agent.params import U32_MAX, parse_uint
 
 _ENTRY_TAGS = (Q + "socket", Q + "interface")
 
@@ -99,7 +100,7 @@ def _key_of(e: etree._Element) -> object | None:
 
 def _uint_leaf(e: etree._Element, name: str) -> int | None:
     text = e.findtext(Q + name)
-    return None if text is None else _uint(text, 0, U32_MAX)
+    return None if text is None else parse_uint(text, 0, U32_MAX)
 
 
 def _keys(part: MemifConfig, view: etree._Element) -> list[tuple[str, object]]:
