@@ -27,7 +27,7 @@ from agent.nacm_rules import (
 )
 from agent.rpc_context import RpcContext
 from agent.schema_index import SNodeInfo, index_for
-from agent.tree_diff import changes, quote, step_keys
+from agent.tree_diff import changes, path_step, step_keys
 from agent.xmltree import elements
 
 log = logging.getLogger(__name__)
@@ -254,14 +254,10 @@ class Nacm:
 
 
 def _xpath(module: str, names: tuple[str, ...], keys: tuple) -> str:
-    """The path of the node `names` (with each step's key predicates) as
-    agent.tree_diff writes it."""
-    out = ""
-    for i, name in enumerate(names):
-        out += f"/{module}:{name}"
-        for k, v in keys[i] if i < len(keys) else ():
-            out += f"[.={quote(v)}]" if k == "." else f"[{module}:{k}={quote(v)}]"
-    return out
+    """The path of the node `names` (with each step's key predicates)."""
+    return "".join(
+        path_step(module, name, keys[i] if i < len(keys) else ()) for i, name in enumerate(names)
+    )
 
 
 def register(server: Any) -> None:

@@ -21,8 +21,8 @@ from agent.key_index import KeyIndex
 from agent.params import U32_MAX, one_of, uint_param
 from agent.rpc_context import RpcContext
 from agent.schema_index import LIST
-from agent.tree_diff import quote
-from agent.xmltree import NC, NC_NS, elements, key_values, merge_into, text_of
+from agent.tree_diff import path_step, step_keys
+from agent.xmltree import NC, NC_NS, elements, merge_into, text_of
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +122,9 @@ def _refuse_duplicates(
         if info is None:
             continue
         q = etree.QName(el)
-        module = prefixes.get(q.namespace or "", "")
-        step = f"{path}/{module}:{q.localname}"
+        keys = step_keys(el, info)
+        step = path + path_step(prefixes.get(q.namespace or "", ""), q.localname, keys)
         if info.kind == LIST:
-            keys = key_values(el, info) or ()  # never None: the engine checked the keys
-            names = (k.split("}", 1)[1] for k in info.keys)
-            step += "".join(f"[{module}:{k}={quote(v)}]" for k, v in zip(names, keys, strict=True))
             if (el.tag, keys) in seen:
                 raise RpcError("invalid-value", f"duplicate list entry {step}", path=step)
             seen.add((el.tag, keys))

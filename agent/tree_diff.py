@@ -45,6 +45,16 @@ def step_keys(el: etree._Element, info: SNodeInfo | None) -> tuple[tuple[str, st
     return ()
 
 
+def path_step(module: str, name: str, keys: tuple[tuple[str, str], ...]) -> str:
+    """One step of a path as this agent writes paths (module names as prefixes):
+    /m:name, with [m:key='v'] per list key or [.='v'] for a leaf-list entry
+    (`keys` as step_keys gives them)."""
+    preds = "".join(
+        f"[.={quote(v)}]" if k == "." else f"[{module}:{k}={quote(v)}]" for k, v in keys
+    )
+    return f"/{module}:{name}{preds}"
+
+
 def quote(value: str) -> str:
     """An XPath string literal for `value` (XPath 1.0 has no escapes: pick the
     quote it does not contain)."""
@@ -98,11 +108,7 @@ def _diff(old, new, schema, modules, path, keys, xpath, inside_created, narrow):
         npath = (*path, q.localname)
         here = step_keys(el, info)
         nkeys = (*keys, here)
-        step = f"{xpath}/{module}:{q.localname}"
-        if info is not None and info.kind == LIST:
-            step += "".join(f"[{module}:{k}={quote(v)}]" for k, v in here)
-        elif info is not None and info.kind == LEAFLIST:
-            step += f"[.={quote(text_of(el))}]"
+        step = xpath + path_step(module, q.localname, here)
         children = info.children if info is not None else {}
         if o is None:
             yield ("create", module, npath, nkeys, step)
