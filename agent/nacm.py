@@ -156,16 +156,8 @@ class Nacm:
         for op, module, path, keys, xpath in changes(old, new, self.index, self.modules):
             if not pol.node_allowed(rules[op], module, path, op, keys):
                 self.denied_data_writes += 1
-                # Name no node the user may not read: its nearest readable ancestor.
-                shown = len(path)
-                while shown and not pol.node_allowed(read, module, path[:shown], "read", keys):
-                    shown -= 1
-                if shown < len(path):
-                    xpath = _xpath(module, path[:shown], keys) or "/"
-                    raise RpcError(
-                        "access-denied", f"user {username} may not change {xpath}", path=xpath
-                    )
-                raise RpcError(
+                hidden = _hidden_denial(pol, read, username, module, path, keys)
+                raise hidden or RpcError(
                     "access-denied",
                     f"user {username} may not {op} {xpath}",
                     path=xpath,
@@ -183,23 +175,11 @@ class Nacm:
         read = pol.data_rules(self.groups(username), "read")
         out = []
         for e in errors:
-            parsed = parse_path(e.path or "") if e.tag in ("data-exists", "data-missing") else None
-            if parsed is None or not parsed[0]:
-                out.append(e)
-                continue
-            names, keys = parsed
-            module = (e.path or "").lstrip("/").split(":", 1)[0]
-            shown = len(names)
-            while shown and not pol.node_allowed(read, module, names[:shown], "read", keys):
-                shown -= 1
-            if shown == len(names):
-                out.append(e)
-                continue
-            self.denied_data_writes += 1
-            where = _xpath(module, names[:shown], keys) or "/"
-            out.append(
-                RpcError("access-denied", f"user {username} may not change {where}", path=where)
-            )
+            parsed = _parse(e.path) if e.tag in ("data-exists", "data-missing") else None
+            hidden = parsed and _hidden_denial(pol, read, username, *parsed)
+            if hidden:
+                self.denied_data_writes += 1
+            out.append(hidden or e)
         return out
 
     # -- notifications -----------------------------------------------------------------------
@@ -223,24 +203,24 @@ class Nacm:
         when none is left (an empty edit list still says that something changed)."""
         pol = self.policy()
         rules = pol.data_rules(self.groups(username), "read")
-        edits = list(event.iterchildren(_EDIT))
-        hidden = [e for e in edits if not self._target_readable(pol, rules, e)]
-        if not hidden:
+
+        def readable(edit: etree._Element) -> bool:
+            parsed = _parse(edit.findtext(_TARGET))
+            # not understood: not shown
+            return parsed is not None and pol.node_allowed(
+                rules, parsed[0], parsed[1], "read", parsed[2]
+            )
+
+        shown = [readable(e) for e in event.iterchildren(_EDIT)]
+        if all(shown):
             return True
-        if len(hidden) == len(edits):
+        if not any(shown):
             return False
         trimmed = deepcopy(event)
-        for i in sorted((edits.index(e) for e in hidden), reverse=True):
-            trimmed.remove(list(trimmed.iterchildren(_EDIT))[i])
+        for edit, keep in zip(list(trimmed.iterchildren(_EDIT)), shown, strict=True):
+            if not keep:
+                trimmed.remove(edit)
         return trimmed
-
-    def _target_readable(self, pol: Policy, rules: list, edit: etree._Element) -> bool:
-        target = (edit.findtext(_TARGET) or "").strip()
-        parsed = parse_path(target)
-        if parsed is None or not parsed[0]:
-            return False  # not understood: not shown
-        module = target.lstrip("/").split(":", 1)[0]  # agent.config_events uses module names
-        return pol.node_allowed(rules, module, parsed[0], "read", parsed[1])
 
     def state(self) -> list[etree._Element]:
         nacm = etree.Element(f"{{{NACM_NS}}}nacm", nsmap={None: NACM_NS})
@@ -251,6 +231,29 @@ class Nacm:
         ):
             etree.SubElement(nacm, f"{{{NACM_NS}}}{leaf}").text = str(value)
         return [nacm]
+
+
+def _parse(path: str | None) -> tuple[str, tuple[str, ...], tuple] | None:
+    """(module, node names, keys per step) of a path this agent wrote (module names
+    as prefixes: agent.tree_diff, the edit engine), or None."""
+    parsed = parse_path(path or "")
+    if parsed is None or not parsed[0]:
+        return None
+    return (path or "").strip().lstrip("/").split(":", 1)[0], parsed[0], parsed[1]
+
+
+def _hidden_denial(
+    pol: Policy, read: list, username: str, module: str, names: tuple[str, ...], keys: tuple
+) -> RpcError | None:
+    """access-denied at the nearest ancestor the user may read, if the node `names`
+    is one it may not read: an error must not tell that a hidden node exists."""
+    shown = len(names)
+    while shown and not pol.node_allowed(read, module, names[:shown], "read", keys):
+        shown -= 1
+    if shown == len(names):
+        return None
+    where = _xpath(module, names[:shown], keys) or "/"
+    return RpcError("access-denied", f"user {username} may not change {where}", path=where)
 
 
 def _xpath(module: str, names: tuple[str, ...], keys: tuple) -> str:
