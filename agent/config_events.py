@@ -19,7 +19,7 @@ from typing import Any
 from lxml import etree
 
 from agent.memif_config import MemifConfig
-from agent.notifications import NCN_NS
+from agent.notifications import NCN_NS, session_parms
 from agent.schema import MEMIF_NS
 from agent.schema_index import index_for
 from agent.tree_diff import Narrow, changes
@@ -76,7 +76,7 @@ class ConfigEvents:
         if who is None:
             etree.SubElement(changed_by, _Q + "server")
         else:
-            _session_parms(changed_by, *who)
+            session_parms(changed_by, *who)
         etree.SubElement(ev, _Q + "datastore").text = datastore
         for op, xpath, _ in edits:
             edit = etree.SubElement(ev, _Q + "edit")
@@ -94,7 +94,7 @@ class ConfigEvents:
             self._confirmer = (session_id, *self._identity(session_id))
         ev = etree.Element(_Q + "netconf-confirmed-commit", nsmap={None: NCN_NS})
         if event != "timeout" and session_id is not None:
-            _session_parms(ev, session_id, *self._identity(session_id))
+            session_parms(ev, session_id, *self._identity(session_id))
         etree.SubElement(ev, _Q + "confirm-event").text = event
         if timeout is not None:
             etree.SubElement(ev, _Q + "timeout").text = str(timeout)
@@ -151,13 +151,6 @@ def touched_entries(
         return found
 
     return {MEMIF: (find(old_memif), find(new_memif))}
-
-
-def _session_parms(parent: etree._Element, session_id: int, username: str, host: str) -> None:
-    etree.SubElement(parent, _Q + "username").text = username
-    etree.SubElement(parent, _Q + "session-id").text = str(session_id)
-    if host:
-        etree.SubElement(parent, _Q + "source-host").text = host
 
 
 def _later(fn: Callable[..., None], *args: Any) -> None:

@@ -240,13 +240,19 @@ class Notifications:
 
     @staticmethod
     def _session_event(name: str, session: Session) -> etree._Element:
-        q = f"{{{NCN_NS}}}"
-        ev = etree.Element(q + name, nsmap={None: NCN_NS})
-        etree.SubElement(ev, q + "username").text = session.username
-        etree.SubElement(ev, q + "session-id").text = str(session.session_id)
-        if session.source_host:
-            etree.SubElement(ev, q + "source-host").text = session.source_host
+        ev = etree.Element(f"{{{NCN_NS}}}{name}", nsmap={None: NCN_NS})
+        session_parms(ev, session.session_id, session.username, session.source_host)
         return ev
+
+
+def session_parms(parent: etree._Element, session_id: int, username: str, host: str) -> None:
+    """RFC 6470 common-session-parms under `parent`: username, session-id and, when
+    known, source-host."""
+    q = f"{{{NCN_NS}}}"
+    etree.SubElement(parent, q + "username").text = username
+    etree.SubElement(parent, q + "session-id").text = str(session_id)
+    if host:
+        etree.SubElement(parent, q + "source-host").text = host
 
 
 def register(server: Server) -> None:
