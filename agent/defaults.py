@@ -7,7 +7,7 @@ from lxml import etree
 
 from agent.params import one_of
 from agent.schema_index import CONTAINER, LEAF, LIST, SNodeInfo
-from agent.xmltree import elements, new_element, text_of
+from agent.xmltree import elements, new_element, text_of, with_nsmap
 
 WD_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
 WD_ATTR_NS = "urn:ietf:params:xml:ns:netconf:default:1.0"
@@ -21,7 +21,7 @@ OPERATIONAL_CAPABILITY = CAPABILITY.replace(":with-defaults:", ":with-operationa
 
 
 _WD_TAG = f"{{{WD_NS}}}with-defaults"
-_WD_ATTR = f"{{{WD_ATTR_NS}}}default"
+WD_ATTR = f"{{{WD_ATTR_NS}}}default"
 
 
 def mode_of(op: etree._Element) -> str:
@@ -77,12 +77,12 @@ def _walk(el: etree._Element, info: SNodeInfo, mode: str) -> None:
                     new = new_element(tag, el)
                     new.text = ci.default
                     if mode == "report-all-tagged":
-                        new.set(_WD_ATTR, "true")
+                        new.set(WD_ATTR, "true")
             elif text_of(child) == ci.default:
                 if mode == "trim":
                     el.remove(child)
                 elif mode == "report-all-tagged":
-                    child.set(_WD_ATTR, "true")
+                    child.set(WD_ATTR, "true")
     for child in elements(el):
         ci = info.children.get(child.tag)
         if ci is not None and child.tag in present:  # new containers were walked already
@@ -93,27 +93,25 @@ def tidy(data: etree._Element, keep: bool) -> etree._Element:
     """`data` (a reply's <data>) with its wd:default tags declared once, on it, as
     prefix wd (lxml declares ns0, ns1, ... on each tagged leaf), or with the tags
     removed (keep False: they were only needed inside the agent)."""
-    tagged = [el for el in data.iter() if _WD_ATTR in el.attrib]
+    tagged = [el for el in data.iter() if WD_ATTR in el.attrib]
     if not tagged:
         return data
     others: set[str] = set()
     for el in tagged:
-        del el.attrib[_WD_ATTR]
+        del el.attrib[WD_ATTR]
     for el in data.iter():
         others.update(p for p, uri in el.nsmap.items() if p and uri != WD_ATTR_NS)
     nsmap = {p: uri for p, uri in data.nsmap.items() if uri != WD_ATTR_NS}
     if keep:
         nsmap["wd"] = WD_ATTR_NS
         others.add("wd")
-    out = etree.Element(data.tag, nsmap=nsmap)
-    out.text = data.text
-    out.extend(list(data))
+    out = with_nsmap(data, nsmap)
     # Prefixes other than the tags' stay even when no name uses them: identity
     # values (ianaift:...) do.
     etree.cleanup_namespaces(out, keep_ns_prefixes=sorted(others))
     if keep:
         for el in tagged:
-            el.set(_WD_ATTR, "true")
+            el.set(WD_ATTR, "true")
     return out
 
 

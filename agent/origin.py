@@ -13,15 +13,14 @@ from __future__ import annotations
 
 from lxml import etree
 
-from agent.defaults import WD_ATTR_NS
+from agent.defaults import WD_ATTR
 from agent.schema_index import CONTAINER, LEAF, LEAFLIST, LIST, SNodeInfo
-from agent.xmltree import elements, entries_by_key, key_values, text_of
+from agent.xmltree import elements, entries_by_key, find_match, key_values, with_nsmap
 
 OR_NS = "urn:ietf:params:xml:ns:yang:ietf-origin"
 ATTR = f"{{{OR_NS}}}origin"
 # ietf-origin's identities; all but "origin" derive from "origin" directly.
 IDENTITIES = ("origin", "intended", "dynamic", "system", "learned", "default", "unknown")
-_WD = f"{{{WD_ATTR_NS}}}default"
 
 Origins = dict[etree._Element, str]
 
@@ -63,15 +62,13 @@ def _children(
 def _match(
     run: etree._Element, el: etree._Element, info: SNodeInfo, lists: dict[str, dict]
 ) -> etree._Element | None:
-    if info.kind == LIST:
-        entries = lists.get(info.tag)
-        if entries is None:
-            entries = lists[info.tag] = entries_by_key(run, info)
-        return entries.get(key_values(el, info))
-    if info.kind == LEAFLIST:
-        want = text_of(el)
-        return next((c for c in run.iterchildren(el.tag) if text_of(c) == want), None)
-    return run.find(el.tag)
+    if info.kind != LIST:
+        return find_match(run, el, info)
+    # Lists by one keyed map per list: find_match would scan 1,000 siblings per entry.
+    entries = lists.get(info.tag)
+    if entries is None:
+        entries = lists[info.tag] = entries_by_key(run, info)
+    return entries.get(key_values(el, info))
 
 
 def _node(el: etree._Element, run: etree._Element | None, info: SNodeInfo, out: Origins) -> str:
@@ -79,7 +76,7 @@ def _node(el: etree._Element, run: etree._Element | None, info: SNodeInfo, out: 
         if run is not None:
             origin = "intended"
         else:
-            origin = "default" if el.get(_WD) == "true" else "system"
+            origin = "default" if el.get(WD_ATTR) == "true" else "system"
     else:
         below = _children(el, run, info.children, info.keys if info.kind == LIST else (), out)
         if run is not None:
@@ -101,12 +98,7 @@ def annotate(data: etree._Element, origins: Origins) -> etree._Element:
     """`data` rebuilt with the or prefix declared on it and or:origin set on each
     top-level configuration node and wherever a node's origin differs from its
     parent's (the annotation is inherited in XML)."""
-    nsmap = dict(data.nsmap)
-    nsmap["or"] = OR_NS
-    out = etree.Element(data.tag, nsmap=nsmap)
-    out.text = data.text
-    for child in list(data):
-        out.append(child)
+    out = with_nsmap(data, {**data.nsmap, "or": OR_NS})
     _annotate(out, None, origins)
     return out
 

@@ -60,6 +60,15 @@ def find_match(
     return parent.find(el.tag)
 
 
+def with_nsmap(el: etree._Element, nsmap: dict) -> etree._Element:
+    """`el` again with namespace declarations `nsmap` (lxml cannot change an
+    element's own): a new element taking over its text and children."""
+    out = etree.Element(el.tag, nsmap=nsmap)
+    out.text = el.text
+    out.extend(list(el))
+    return out
+
+
 def new_element(tag: str, parent: etree._Element | None = None) -> etree._Element:
     """An element whose namespace is the default one, so replies read
     <memif xmlns="..."><socket>... rather than ns0: prefixes everywhere."""
