@@ -244,7 +244,7 @@ class Session:
             quote = m.group(1)
             try:
                 mid = etree.fromstring(
-                    b"<a v=" + quote + m.group(2) + quote + b"/>", hardened_parser()
+                    b"<a v=" + quote + m.group(2) + quote + b"/>", self.parser
                 ).get("v")
             except etree.XMLSyntaxError:
                 mid = None
