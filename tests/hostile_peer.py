@@ -3,6 +3,7 @@ server with malformed control messages and corrupt shared memory."""
 
 from __future__ import annotations
 
+import fcntl
 import mmap
 import os
 import socket
@@ -69,15 +70,18 @@ class HostileClient:
         self.send(msg(INIT, "HIB24s32s", 0x0200, if_id, mode, secret, b"hostile"))
         return self.recv()[0]
 
-    def make_region(self, log2: int = 4, bsize: int = 256) -> tuple[int, int]:
-        """One region: S2M ring, M2S ring, then 2*N buffers. Returns (fd, size)."""
+    def make_region(self, log2: int = 4, bsize: int = 256, seal: bool = True) -> tuple[int, int]:
+        """One region: S2M ring, M2S ring, then 2*N buffers, in a memfd sealed
+        against shrinking unless `seal` is false. Returns (fd, size)."""
         n = 1 << log2
         self.log2, self.bsize, self.n = log2, bsize, n
         self.ring_bytes = RING_HDR + 16 * n
         self.buf_off = 2 * self.ring_bytes
         size = self.buf_off + 2 * n * bsize
-        fd = os.memfd_create("hostile region")
+        fd = os.memfd_create("hostile region", os.MFD_ALLOW_SEALING)
         os.ftruncate(fd, size)
+        if seal:
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK)
         self.region = mmap.mmap(fd, size)
         for r in range(2):
             base = r * self.ring_bytes

@@ -35,7 +35,7 @@ void dp_wake(dp_t *dp) {
     (void)r;
 }
 
-static void push_event(dp_t *dp, itf_t *i, int up, const char *reason) {
+static void push(dp_t *dp, itf_t *i, int kind, int up, const char *text) {
     if (dp->n_events == dp->cap_events) {
         int cap = dp->cap_events ? dp->cap_events * 2 : 64;
         if (cap > 65536) return; /* nobody reads: keep memory bounded */
@@ -47,11 +47,16 @@ static void push_event(dp_t *dp, itf_t *i, int up, const char *reason) {
     struct dp_event *e = &dp->events[dp->n_events++];
     e->sid = i->sid;
     e->id = i->id;
+    e->kind = kind;
     e->up = up;
-    snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "");
+    snprintf(e->reason, sizeof(e->reason), "%s", text ? text : "");
     uint64_t one = 1;
     ssize_t r = write(dp->event_fd, &one, sizeof(one));
     (void)r;
+}
+
+static void push_event(dp_t *dp, itf_t *i, int up, const char *reason) {
+    push(dp, i, DP_EV_LINK, up, reason);
 }
 
 static int ep_add(dp_t *dp, int fd, evtag_t *tag) {
@@ -158,6 +163,8 @@ static void teardown(dp_t *dp, itf_t *i, const char *local_reason) {
     i->n_s2m = i->n_m2s = 0;
     memset(&i->hs, 0, sizeof(i->hs));
     i->hc.n_out = i->hc.next_out = 0;
+    i->rc.posted_size = 0;
+    i->bsize_run = 0;
     i->state = idle_state(i);
     i->retry_at = now_s() + 1.0;
     if (local_reason && *local_reason)
@@ -194,6 +201,7 @@ static void link_up(dp_t *dp, itf_t *i) {
         ep_add(dp, rx[k].efd, &i->rx_ev[k]);
     }
     i->state = ST_CONNECTED;
+    i->overrun_logged = 0;
     i->local_reason[0] = i->remote_reason[0] = 0;
     push_event(dp, i, 1, "connected");
 }
@@ -217,6 +225,7 @@ static void drop_pending(dp_t *dp, pending_t *p) {
     pending_t **pp = &dp->pending;
     while (*pp && *pp != p) pp = &(*pp)->next;
     if (*pp) *pp = p->next;
+    p->sock->n_pending--;
     if (p->fd >= 0) { ep_del(dp, p->fd); close(p->fd); }
     free(p);
 }
@@ -267,6 +276,7 @@ static void on_pending(dp_t *dp, pending_t *p) {
         return;
     }
     if (alloc_queues(i) != 0) { reject(p->fd, "out of memory"); drop_pending(dp, p); return; }
+    double deadline = p->deadline; /* the bound runs from accept, not from INIT */
     ep_del(dp, p->fd);
     i->fd = p->fd;
     p->fd = -1;
@@ -274,10 +284,42 @@ static void on_pending(dp_t *dp, pending_t *p) {
     i->ctrl_ev = (evtag_t){.type = EV_CTRL, .obj = i};
     ep_add(dp, i->fd, &i->ctrl_ev);
     i->state = ST_HANDSHAKE;
+    i->hs_deadline = deadline;
     snprintf(i->remote_name, sizeof(i->remote_name), "%s", m.u.init.name);
     memset(&i->hs, 0, sizeof(i->hs));
     ctrl_msg_t ack = {.type = MSG_ACK};
     send_msg(i->fd, &ack, -1);
+}
+
+/* A region fd we may map for `size` bytes: a file sealed against shrinking
+ * (else the peer can truncate it under our mapping and the next ring access
+ * is a SIGBUS) and at least that large. */
+static const char *region_fd_check(int fd, uint64_t size) {
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0) return "region fd is not a sealable memfd";
+    if (!(seals & F_SEAL_SHRINK)) return "region fd not sealed against shrinking";
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < size) return "region size larger than its file";
+    return NULL;
+}
+
+/* An interrupt fd we may read and write from the loop: an eventfd (anything
+ * else, a socket with SO_RCVLOWAT or a pipe, can block or hang up), made
+ * non-blocking. */
+static const char *interrupt_fd_check(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode) ||
+        S_ISDIR(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+        return "interrupt fd is not an eventfd";
+    char link[64], target[32];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    if (n < 0) return "interrupt fd is not an eventfd";
+    target[n] = 0;
+    if (strcmp(target, "anon_inode:[eventfd]") != 0) return "interrupt fd is not an eventfd";
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return "interrupt fd: cannot set O_NONBLOCK";
+    return NULL;
 }
 
 /* Does what hs_server_msg decided: the mappings, the ACKs, the link. */
@@ -288,10 +330,9 @@ static const char *server_msg(dp_t *dp, itf_t *i, const ctrl_msg_t *m, int *fd_i
     case HS_FAIL:
         return why;
     case HS_MAP_REGION: {
-        struct stat st;
         uint64_t size = m->u.add_region.size;
-        if (fstat(*fd_in, &st) != 0 || (uint64_t)st.st_size < size)
-            return "region size larger than its file";
+        const char *bad = region_fd_check(*fd_in, size);
+        if (bad) return bad;
         void *a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd_in, 0);
         if (a == MAP_FAILED) return "cannot map region";
         i->regions[i->n_regions++] = (region_t){.addr = a, .size = size, .fd = *fd_in};
@@ -304,11 +345,19 @@ static const char *server_msg(dp_t *dp, itf_t *i, const ctrl_msg_t *m, int *fd_i
         memset(q, 0, sizeof(*q));
         q->ring = (memif_ring_t *)(i->regions[r->region].addr + r->offset);
         q->mask = (uint16_t)((1u << r->log2_ring_size) - 1);
+        const char *bad = interrupt_fd_check(*fd_in);
+        if (bad) return bad;
         q->efd = *fd_in;
         *fd_in = -1;
         return send_msg(i->fd, &ack, -1) ? "send failed" : NULL;
     }
     case HS_CONNECT: {
+        /* Again, now that the peer had time to change its files: the rings
+         * below are about to be read. */
+        for (int r = 0; r < i->n_regions; r++) {
+            const char *bad = region_fd_check(i->regions[r].fd, i->regions[r].size);
+            if (bad) return bad;
+        }
         for (int k = 0; k < i->hs.got_s2m; k++)
             if (i->s2m[k].ring->cookie != MEMIF_COOKIE) return "wrong cookie";
         for (int k = 0; k < i->hs.got_m2s; k++)
@@ -318,7 +367,8 @@ static const char *server_msg(dp_t *dp, itf_t *i, const ctrl_msg_t *m, int *fd_i
         i->log2 = i->hs.log2;
         /* The buffer size is never sent: read what the client set up in its
          * first M2S descriptor, for the operational state only. */
-        i->bsize_run = i->m2s[0].ring->desc[0].length;
+        uint32_t len = i->m2s[0].ring->desc[0].length;
+        i->bsize_run = len <= MAX_FRAME ? len : 0;
         snprintf(i->remote_if, sizeof(i->remote_if), "%s", m->u.connect.if_name);
         ctrl_msg_t c = {.type = MSG_CONNECTED};
         snprintf(c.u.connect.if_name, sizeof(c.u.connect.if_name), "memif%u/%u", i->sid, i->id);
@@ -348,6 +398,7 @@ static void client_connect(dp_t *dp, itf_t *i) {
     i->ctrl_ev = (evtag_t){.type = EV_CTRL, .obj = i};
     ep_add(dp, fd, &i->ctrl_ev);
     i->state = ST_HANDSHAKE;
+    i->hs_deadline = now_s() + dp->hs_timeout;
 }
 
 /* Plans the exchange (hs_client_hello), then builds what it needs: region 0 in
@@ -537,7 +588,8 @@ static int sock_listen(dp_t *dp, sock_t *s, char *err, size_t n) {
 static void sock_unlisten(dp_t *dp, sock_t *s) {
     if (s->listen_fd < 0) return;
     dp->gen++;
-    ep_del(dp, s->listen_fd);
+    if (s->accept_resume == 0) ep_del(dp, s->listen_fd);
+    s->accept_resume = 0;
     close(s->listen_fd);
     s->listen_fd = -1;
     unlink(s->path);
@@ -547,14 +599,34 @@ static void sock_unlisten(dp_t *dp, sock_t *s) {
     }
 }
 
+/* Out of fds (or memory): take the listen fd out of epoll for a while, else
+ * level-triggered epoll reports it again at once and the loop spins. */
+static void accept_backoff(dp_t *dp, sock_t *s) {
+    ep_del(dp, s->listen_fd);
+    s->accept_resume = now_s() + DP_ACCEPT_BACKOFF;
+}
+
 static void on_accept(dp_t *dp, sock_t *s) {
-    for (;;) {
+    for (int k = 0; k < 64; k++) { /* a bounded batch: other fds get their turn */
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+            s->dropped++;
+            accept_backoff(dp, s);
+            return;
+        }
+        if (s->n_pending >= dp->max_pending) {
+            reject(fd, "too many pending connections");
+            close(fd);
+            s->dropped++;
+            continue;
+        }
         pending_t *p = calloc(1, sizeof(*p));
-        if (!p) { close(fd); continue; }
+        if (!p) { close(fd); s->dropped++; continue; }
+        s->n_pending++;
         p->fd = fd;
         p->sock = s;
+        p->deadline = now_s() + dp->hs_timeout;
         p->ev = (evtag_t){.type = EV_PENDING, .obj = p};
         p->next = dp->pending;
         dp->pending = p;
@@ -778,6 +850,8 @@ static void service(dp_t *dp, itf_t *i) {
     }
     if (i->xc && i->xc->state == ST_CONNECTED) {
         forward(dp, i);
+        dp_note_ring(dp, i->xc);
+        dp_note_ring(dp, i);
         return;
     }
     if (i->python_rx && i->traffic != TRAFFIC_RX) return;
@@ -790,6 +864,43 @@ static void service(dp_t *dp, itf_t *i) {
         while ((got = ring_rx(&i->rc, &rx[k], NULL, 0, NULL, SCRATCH_FRAMES, &bytes)) > 0)
             add_rx(i, got, bytes, i->traffic != TRAFFIC_RX), bytes = 0;
     }
+    dp_note_ring(dp, i);
+}
+
+void dp_note_ring(dp_t *dp, itf_t *i) {
+    if (i->state != ST_CONNECTED) return;
+    int ntx;
+    queue_t *tx = itf_txq(i, &ntx);
+    for (int k = 0; k < ntx; k++)
+        if (tx[k].efd_blocking) {
+            disconnect(dp, i, "interrupt fd made blocking");
+            return;
+        }
+    if (i->rc.overruns && !i->overrun_logged) {
+        i->overrun_logged = 1;
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "memif%u/%u: peer published more descriptors than the ring holds "
+                 "(ring overrun); the excess is ignored and counted in ring-overruns",
+                 i->sid, i->id);
+        push(dp, i, DP_EV_LOG, 0, msg);
+    }
+}
+
+uint32_t dp_buffer_size(itf_t *i) {
+    if (i->state != ST_CONNECTED) return 0;
+    if (i->role == ROLE_CLIENT || i->bsize_run) return i->bsize_run;
+    if (i->rc.posted_size) return i->rc.posted_size;
+    /* A zero-copy client posts its buffers only after CONNECTED, and our
+     * transmit has not used one yet: read what it posted. */
+    for (int k = 0; k < i->n_m2s; k++) {
+        queue_t *q = &i->m2s[k];
+        uint16_t posted = (uint16_t)(__atomic_load_n(&q->ring->head, __ATOMIC_ACQUIRE) - q->last);
+        if (posted == 0 || posted > q->mask + 1u) continue;
+        uint32_t len = q->ring->desc[q->last & q->mask].length;
+        if (len && len <= MAX_FRAME) return len;
+    }
+    return 0;
 }
 
 static void *loop(void *arg) {
@@ -803,7 +914,12 @@ static void *loop(void *arg) {
             if (i->traffic != TRAFFIC_NONE && i->state == ST_CONNECTED) busy = 1;
             if (i->role == ROLE_CLIENT && i->enabled && i->state == ST_CONNECTING && i->retry_at < next)
                 next = i->retry_at;
+            if (i->state == ST_HANDSHAKE && i->hs_deadline < next) next = i->hs_deadline;
         }
+        for (pending_t *p = dp->pending; p; p = p->next)
+            if (p->deadline < next) next = p->deadline;
+        for (sock_t *s = dp->sockets; s; s = s->next)
+            if (s->accept_resume > 0 && s->accept_resume < next) next = s->accept_resume;
         int timeout = busy ? 0 : (int)((next - now_s()) * 1000);
         if (timeout < 0) timeout = 0;
         unsigned gen = dp->gen;
@@ -824,7 +940,18 @@ static void *loop(void *arg) {
                 itf_t *i = t->obj;
                 int nrx;
                 queue_t *rx = itf_rxq(i, &nrx);
-                if (t->q < nrx && read(rx[t->q].efd, &v, sizeof(v)) == sizeof(v)) {
+                if (t->q >= nrx) break;
+                /* An eventfd never hangs up; whatever does would be reported
+                 * again at once, forever: drop the link. */
+                if (evs[k].events & (EPOLLHUP | EPOLLERR)) {
+                    disconnect(dp, i, "interrupt fd hung up");
+                    break;
+                }
+                if (!ring_efd_nonblocking(&rx[t->q])) {
+                    disconnect(dp, i, "interrupt fd made blocking");
+                    break;
+                }
+                if (read(rx[t->q].efd, &v, sizeof(v)) == sizeof(v)) {
                     rx[t->q].interrupts++;
                     i->interrupts++;
                 }
@@ -833,7 +960,23 @@ static void *loop(void *arg) {
             }
         }
         double now = now_s();
+        for (pending_t *p = dp->pending, *nx; p; p = nx) {
+            nx = p->next;
+            if (now >= p->deadline) {
+                snprintf(p->sock->refused, sizeof(p->sock->refused),
+                         "a peer: handshake timeout (no INIT)");
+                reject(p->fd, "handshake timeout");
+                drop_pending(dp, p);
+            }
+        }
+        for (sock_t *s = dp->sockets; s; s = s->next)
+            if (s->accept_resume > 0 && now >= s->accept_resume && s->listen_fd >= 0) {
+                s->accept_resume = 0;
+                ep_add(dp, s->listen_fd, &s->ev);
+            }
         for (itf_t *i = dp->itfs; i; i = i->next) {
+            if (i->state == ST_HANDSHAKE && now >= i->hs_deadline)
+                disconnect(dp, i, "handshake timeout");
             if (i->role == ROLE_CLIENT && i->enabled && i->state == ST_CONNECTING && now >= i->retry_at)
                 client_connect(dp, i);
             if (i->state == ST_CONNECTED) service(dp, i);
@@ -843,9 +986,14 @@ static void *loop(void *arg) {
     return NULL;
 }
 
-dp_t *dp_new(const char *app_name, char *err, size_t n) {
+dp_t *dp_new(const char *app_name, double hs_timeout, int max_pending, char *err, size_t n) {
     dp_t *dp = calloc(1, sizeof(*dp));
-    if (!dp) return NULL;
+    if (!dp) {
+        snprintf(err, n, "cannot set up the dataplane: out of memory");
+        return NULL;
+    }
+    dp->hs_timeout = hs_timeout;
+    dp->max_pending = max_pending;
     pthread_mutex_init(&dp->lock, NULL);
     snprintf(dp->app_name, sizeof(dp->app_name), "%s", app_name);
     dp->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -36,6 +36,9 @@ typedef struct sock {
     long uid, gid;   /* owner and group, or -1 */
     char error[160];
     char refused[160]; /* the last peer refused at INIT, and why */
+    int n_pending;     /* accepted connections that have not sent INIT yet */
+    uint64_t dropped;  /* connections closed at once: too many pending, or no fds */
+    double accept_resume; /* > 0: listen fd out of epoll until then (EMFILE backoff) */
     evtag_t ev;
     struct sock *next;
 } sock_t;
@@ -43,6 +46,7 @@ typedef struct sock {
 typedef struct pending {
     int fd;
     sock_t *sock;
+    double deadline; /* INIT must arrive before this */
     evtag_t ev;
     struct pending *next;
 } pending_t;
@@ -60,6 +64,8 @@ struct itf {
     int fd;
     evtag_t ctrl_ev;
     double retry_at;
+    double hs_deadline; /* ST_HANDSHAKE: the link must be up before this */
+    int overrun_logged; /* a ring overrun was reported for this link */
     /* negotiated */
     uint8_t log2;
     uint16_t n_s2m, n_m2s;
@@ -91,15 +97,18 @@ struct dp {
     unsigned gen;
     int epfd, wake_fd, event_fd;
     char app_name[MEMIF_NAME_LEN];
+    double hs_timeout; /* seconds from accept/connect to link up */
+    int max_pending;   /* per socket */
     sock_t *sockets;
     itf_t *itfs;
     pending_t *pending;
     evtag_t wake_ev;
-    /* link events for Python */
+    /* link events and log lines for Python */
     struct dp_event {
         uint32_t sid, id;
+        int kind; /* DP_EV_LINK or DP_EV_LOG */
         int up;
-        char reason[MEMIF_REASON_LEN];
+        char reason[160]; /* link: the reason; log: the message */
     } *events;
     int n_events, cap_events;
     uint8_t *scratch;
@@ -107,10 +116,19 @@ struct dp {
     uint8_t *gen_frame;
 };
 
+enum { DP_EV_LINK, DP_EV_LOG };
+
+#define DP_HS_TIMEOUT 3.0
+#define DP_MAX_PENDING 64
+#define DP_ACCEPT_BACKOFF 0.1
+
 #define SCRATCH_FRAMES 256
 #define SCRATCH_BYTES (SCRATCH_FRAMES * 9216u)
 
-dp_t *dp_new(const char *app_name, char *err, size_t errlen);
+/* hs_timeout: seconds a connection may take from accept/connect to link up;
+ * max_pending: connections per socket that may wait for their INIT. */
+dp_t *dp_new(const char *app_name, double hs_timeout, int max_pending, char *err,
+             size_t errlen);
 void dp_free(dp_t *dp);
 /* All return 0 or -1 with a readable message in err; call with dp->lock held. */
 int dp_add_socket(dp_t *dp, uint32_t sid, const char *path, int perm, long uid, long gid,
@@ -127,6 +145,10 @@ sock_t *dp_find_socket(dp_t *dp, uint32_t sid);
 queue_t *itf_rxq(itf_t *i, int *n);
 queue_t *itf_txq(itf_t *i, int *n);
 void dp_wake(dp_t *dp);
+/* After ring_rx/ring_tx on i: the first ring overrun of a link becomes a log event. */
+void dp_note_ring(dp_t *dp, itf_t *i);
+/* The buffer size the peer's descriptors offer (server role), 0 while unknown. */
+uint32_t dp_buffer_size(itf_t *i);
 /* Back to interrupt mode: the generator/sink polled with the peer's kicks masked. */
 void dp_stop_traffic(itf_t *i);
 

@@ -32,13 +32,59 @@ static PyObject *fail(const char *err) {
     return NULL;
 }
 
+/* A string a peer chose (names, reasons, and our messages that quote them),
+ * as text that is always valid and safe to print or put in XML: UTF-8 where it
+ * is valid, each control character and each other byte as \xNN. */
+static PyObject *peer_str(const char *s) {
+    size_t n = strlen(s);
+    char *buf = PyMem_Malloc(4 * n + 1);
+    if (!buf) return PyErr_NoMemory();
+    size_t o = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c < 0x20 || c == 0x7f) o += (size_t)sprintf(buf + o, "\\x%02x", c);
+        else buf[o++] = (char)c;
+    }
+    PyObject *r = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)o, "backslashreplace");
+    PyMem_Free(buf);
+    return r;
+}
+
+/* Steals v. 1 when stored, 0 (with the exception set) when v is NULL or the
+ * store fails, so a dict is built as `ok = ok && put(...)`. */
+static int put(PyObject *d, const char *k, PyObject *v) {
+    if (!v) return 0;
+    int r = PyDict_SetItemString(d, k, v);
+    Py_DECREF(v);
+    return r == 0;
+}
+
+/* Steals v: appended or 0 with the exception set. */
+static int append(PyObject *list, PyObject *v) {
+    if (!v) return 0;
+    int r = PyList_Append(list, v);
+    Py_DECREF(v);
+    return r == 0;
+}
+
 static int Dp_init(DpObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"app_name", NULL};
+    static char *kwlist[] = {"app_name", "handshake_timeout", "max_pending", NULL};
     const char *name = "memif-agent";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|s", kwlist, &name)) return -1;
+    double hs_timeout = DP_HS_TIMEOUT;
+    int max_pending = DP_MAX_PENDING;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|s$di", kwlist, &name, &hs_timeout, &max_pending))
+        return -1;
+    if (!(hs_timeout > 0 && hs_timeout <= 3600)) {
+        PyErr_SetString(PyExc_ValueError, "handshake_timeout must be in (0, 3600] seconds");
+        return -1;
+    }
+    if (max_pending < 1 || max_pending > 65536) {
+        PyErr_SetString(PyExc_ValueError, "max_pending must be 1..65536");
+        return -1;
+    }
     char err[256] = "";
     if (self->dp) return 0;
-    self->dp = dp_new(name, err, sizeof(err));
+    self->dp = dp_new(name, hs_timeout, max_pending, err, sizeof(err));
     if (!self->dp) {
         PyErr_SetString(MemifError, err);
         return -1;
@@ -86,17 +132,38 @@ static PyObject *Dp_events(DpObject *self, PyObject *unused) {
         self->dp->n_events = 0;
     }
     UNLOCK(self);
+    if (n && !copy) return PyErr_NoMemory(); /* the events are lost, the caller is told */
     PyObject *list = PyList_New(0);
-    for (int k = 0; copy && k < n; k++) {
+    int ok = list != NULL;
+    for (int k = 0; ok && k < n; k++) {
         char name[48];
         snprintf(name, sizeof(name), "memif%u/%u", copy[k].sid, copy[k].id);
-        PyObject *d = Py_BuildValue("{s:s,s:I,s:I,s:s,s:O,s:s}", "type", "link", "socket_id",
-                                    copy[k].sid, "id", copy[k].id, "name", name, "up",
-                                    copy[k].up ? Py_True : Py_False, "reason", copy[k].reason);
-        PyList_Append(list, d);
-        Py_DECREF(d);
+        PyObject *d = PyDict_New();
+        int okd = d != NULL;
+        if (copy[k].kind == DP_EV_LOG) {
+            okd = okd && put(d, "type", PyUnicode_FromString("log"));
+            okd = okd && put(d, "level", PyUnicode_FromString("warning"));
+            okd = okd && put(d, "message", peer_str(copy[k].reason));
+        } else {
+            okd = okd && put(d, "type", PyUnicode_FromString("link"));
+            okd = okd && put(d, "up", PyBool_FromLong(copy[k].up));
+            okd = okd && put(d, "reason", peer_str(copy[k].reason));
+        }
+        okd = okd && put(d, "socket_id", PyLong_FromUnsignedLong(copy[k].sid));
+        okd = okd && put(d, "id", PyLong_FromUnsignedLong(copy[k].id));
+        okd = okd && put(d, "name", PyUnicode_FromString(name));
+        if (!okd) {
+            Py_XDECREF(d);
+            ok = 0;
+        } else {
+            ok = append(list, d);
+        }
     }
     free(copy);
+    if (!ok) {
+        Py_XDECREF(list);
+        return NULL;
+    }
     return list;
 }
 
@@ -249,14 +316,27 @@ static PyObject *Dp_rx_burst(DpObject *self, PyObject *args, PyObject *kw) {
         got = ring_rx(&i->rc, qq, self->dp->scratch, SCRATCH_BYTES, lens, max, &bytes);
         i->rx_packets += (uint64_t)got;
         i->rx_bytes += bytes;
+        dp_note_ring(self->dp, i);
         buf = PyBytes_FromStringAndSize((const char *)self->dp->scratch, (Py_ssize_t)bytes);
     }
     UNLOCK(self);
     if (!i) return fail(err);
     if (!buf) return NULL;
     PyObject *lst = PyList_New(got);
-    for (int k = 0; k < got; k++) PyList_SET_ITEM(lst, k, PyLong_FromUnsignedLong(lens[k]));
-    return Py_BuildValue("(NN)", buf, lst);
+    if (!lst) {
+        Py_DECREF(buf);
+        return NULL;
+    }
+    for (int k = 0; k < got; k++) {
+        PyObject *v = PyLong_FromUnsignedLong(lens[k]);
+        if (!v) {
+            Py_DECREF(buf);
+            Py_DECREF(lst);
+            return NULL;
+        }
+        PyList_SET_ITEM(lst, k, v);
+    }
+    return Py_BuildValue("(NN)", buf, lst); /* N: both are released if this fails */
 }
 
 static PyObject *Dp_tx_burst(DpObject *self, PyObject *args) {
@@ -268,6 +348,11 @@ static PyObject *Dp_tx_burst(DpObject *self, PyObject *args) {
     if (!seq) { PyBuffer_Release(&data); return NULL; }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     uint32_t *lens = malloc(sizeof(uint32_t) * (size_t)(n ? n : 1));
+    if (!lens) {
+        Py_DECREF(seq);
+        PyBuffer_Release(&data);
+        return PyErr_NoMemory();
+    }
     uint64_t total = 0;
     for (Py_ssize_t k = 0; k < n; k++) {
         unsigned long v = PyLong_AsUnsignedLong(PySequence_Fast_GET_ITEM(seq, k));
@@ -295,6 +380,7 @@ static PyObject *Dp_tx_burst(DpObject *self, PyObject *args) {
         sent = ring_tx(&i->rc, qq, data.buf, lens, (int)n);
         i->tx_packets += (uint64_t)sent;
         i->tx_bytes += qq->bytes - before;
+        dp_note_ring(self->dp, i);
     }
     UNLOCK(self);
     free(lens);
@@ -352,24 +438,56 @@ static const char *state_name(int s) {
     return n[s];
 }
 
-#define SET(d, k, v)                          \
-    do {                                      \
-        PyObject *_v = (v);                   \
-        PyDict_SetItemString((d), (k), _v);   \
-        Py_DECREF(_v);                        \
-    } while (0)
-
 static PyObject *queue_dict(const char *dir, int k, queue_t *q) {
     PyObject *d = PyDict_New();
-    SET(d, "direction", PyUnicode_FromString(dir));
-    SET(d, "id", PyLong_FromLong(k));
-    SET(d, "ring-size", PyLong_FromLong(q->mask + 1));
-    SET(d, "head", PyLong_FromLong(q->ring->head));
-    SET(d, "tail", PyLong_FromLong(q->ring->tail));
-    SET(d, "packets", PyLong_FromUnsignedLongLong(q->packets));
-    SET(d, "bytes", PyLong_FromUnsignedLongLong(q->bytes));
-    SET(d, "interrupts", PyLong_FromUnsignedLongLong(q->interrupts));
+    int ok = d != NULL;
+    ok = ok && put(d, "direction", PyUnicode_FromString(dir));
+    ok = ok && put(d, "id", PyLong_FromLong(k));
+    ok = ok && put(d, "ring-size", PyLong_FromLong(q->mask + 1));
+    ok = ok && put(d, "head", PyLong_FromLong(q->ring->head));
+    ok = ok && put(d, "tail", PyLong_FromLong(q->ring->tail));
+    ok = ok && put(d, "packets", PyLong_FromUnsignedLongLong(q->packets));
+    ok = ok && put(d, "bytes", PyLong_FromUnsignedLongLong(q->bytes));
+    ok = ok && put(d, "interrupts", PyLong_FromUnsignedLongLong(q->interrupts));
+    if (!ok) {
+        Py_XDECREF(d);
+        return NULL;
+    }
     return d;
+}
+
+static PyObject *queues_list(itf_t *i) {
+    int nrx, ntx;
+    queue_t *rx = itf_rxq(i, &nrx), *tx = itf_txq(i, &ntx);
+    PyObject *qs = PyList_New(0);
+    int ok = qs != NULL;
+    for (int k = 0; ok && k < nrx; k++) ok = append(qs, queue_dict("rx", k, &rx[k]));
+    for (int k = 0; ok && k < ntx; k++) ok = append(qs, queue_dict("tx", k, &tx[k]));
+    if (!ok) {
+        Py_XDECREF(qs);
+        return NULL;
+    }
+    return qs;
+}
+
+static PyObject *counters_dict(itf_t *i) {
+    PyObject *c = PyDict_New();
+    int ok = c != NULL;
+    ok = ok && put(c, "rx-packets", PyLong_FromUnsignedLongLong(i->rx_packets));
+    ok = ok && put(c, "rx-bytes", PyLong_FromUnsignedLongLong(i->rx_bytes));
+    ok = ok && put(c, "tx-packets", PyLong_FromUnsignedLongLong(i->tx_packets));
+    ok = ok && put(c, "tx-bytes", PyLong_FromUnsignedLongLong(i->tx_bytes));
+    ok = ok && put(c, "rx-drops", PyLong_FromUnsignedLongLong(i->rx_drops));
+    ok = ok && put(c, "tx-drops", PyLong_FromUnsignedLongLong(i->rc.tx_drops));
+    ok = ok && put(c, "bad-descriptors", PyLong_FromUnsignedLongLong(i->rc.bad_desc));
+    ok = ok && put(c, "no-free-slots", PyLong_FromUnsignedLongLong(i->rc.no_free_slots));
+    ok = ok && put(c, "ring-overruns", PyLong_FromUnsignedLongLong(i->rc.overruns));
+    ok = ok && put(c, "interrupts", PyLong_FromUnsignedLongLong(i->interrupts));
+    if (!ok) {
+        Py_XDECREF(c);
+        return NULL;
+    }
+    return c;
 }
 
 static PyObject *itf_dict(itf_t *i) {
@@ -377,79 +495,81 @@ static PyObject *itf_dict(itf_t *i) {
     char name[48];
     snprintf(name, sizeof(name), "memif%u/%u", i->sid, i->id);
     int up = i->state == ST_CONNECTED;
-    SET(d, "socket-id", PyLong_FromUnsignedLong(i->sid));
-    SET(d, "id", PyLong_FromUnsignedLong(i->id));
-    SET(d, "name", PyUnicode_FromString(name));
-    SET(d, "role", PyUnicode_FromString(i->role == ROLE_SERVER ? "server" : "client"));
-    SET(d, "mode", PyUnicode_FromString(i->mode == MODE_IP ? "ip" : "ethernet"));
-    SET(d, "admin-status", PyUnicode_FromString(i->enabled ? "up" : "down"));
-    SET(d, "link-status", PyUnicode_FromString(up ? "up" : "down"));
-    SET(d, "connection-state", PyUnicode_FromString(state_name(i->state)));
-    if (i->mac[0]) SET(d, "mac-address", PyUnicode_FromString(i->mac));
-    SET(d, "local-disconnect-reason", PyUnicode_FromString(i->local_reason));
-    SET(d, "remote-disconnect-reason", PyUnicode_FromString(i->remote_reason));
-    SET(d, "remote-name", PyUnicode_FromString(i->remote_name));
-    SET(d, "remote-interface-name", PyUnicode_FromString(i->remote_if));
+    int ok = d != NULL;
+    ok = ok && put(d, "socket-id", PyLong_FromUnsignedLong(i->sid));
+    ok = ok && put(d, "id", PyLong_FromUnsignedLong(i->id));
+    ok = ok && put(d, "name", PyUnicode_FromString(name));
+    ok = ok && put(d, "role", PyUnicode_FromString(i->role == ROLE_SERVER ? "server" : "client"));
+    ok = ok && put(d, "mode", PyUnicode_FromString(i->mode == MODE_IP ? "ip" : "ethernet"));
+    ok = ok && put(d, "admin-status", PyUnicode_FromString(i->enabled ? "up" : "down"));
+    ok = ok && put(d, "link-status", PyUnicode_FromString(up ? "up" : "down"));
+    ok = ok && put(d, "connection-state", PyUnicode_FromString(state_name(i->state)));
+    if (i->mac[0]) ok = ok && put(d, "mac-address", peer_str(i->mac));
+    /* Reasons and names come from the peer, or quote it. */
+    ok = ok && put(d, "local-disconnect-reason", peer_str(i->local_reason));
+    ok = ok && put(d, "remote-disconnect-reason", peer_str(i->remote_reason));
+    ok = ok && put(d, "remote-name", peer_str(i->remote_name));
+    ok = ok && put(d, "remote-interface-name", peer_str(i->remote_if));
     if (up) {
         int nrx, ntx;
-        queue_t *rx = itf_rxq(i, &nrx), *tx = itf_txq(i, &ntx);
-        SET(d, "ring-size", PyLong_FromLong(1L << i->log2));
-        SET(d, "buffer-size", PyLong_FromUnsignedLong(i->bsize_run));
-        SET(d, "rx-queues", PyLong_FromLong(nrx));
-        SET(d, "tx-queues", PyLong_FromLong(ntx));
-        SET(d, "regions", PyLong_FromLong(i->n_regions));
-        PyObject *qs = PyList_New(0);
-        for (int k = 0; k < nrx; k++) {
-            PyObject *qd = queue_dict("rx", k, &rx[k]);
-            PyList_Append(qs, qd);
-            Py_DECREF(qd);
-        }
-        for (int k = 0; k < ntx; k++) {
-            PyObject *qd = queue_dict("tx", k, &tx[k]);
-            PyList_Append(qs, qd);
-            Py_DECREF(qd);
-        }
-        SET(d, "queues", qs);
+        itf_rxq(i, &nrx);
+        itf_txq(i, &ntx);
+        uint32_t bsize = dp_buffer_size(i);
+        ok = ok && put(d, "ring-size", PyLong_FromLong(1L << i->log2));
+        if (bsize) ok = ok && put(d, "buffer-size", PyLong_FromUnsignedLong(bsize));
+        ok = ok && put(d, "rx-queues", PyLong_FromLong(nrx));
+        ok = ok && put(d, "tx-queues", PyLong_FromLong(ntx));
+        ok = ok && put(d, "regions", PyLong_FromLong(i->n_regions));
+        ok = ok && put(d, "queues", queues_list(i));
     }
-    PyObject *c = PyDict_New();
-    SET(c, "rx-packets", PyLong_FromUnsignedLongLong(i->rx_packets));
-    SET(c, "rx-bytes", PyLong_FromUnsignedLongLong(i->rx_bytes));
-    SET(c, "tx-packets", PyLong_FromUnsignedLongLong(i->tx_packets));
-    SET(c, "tx-bytes", PyLong_FromUnsignedLongLong(i->tx_bytes));
-    SET(c, "rx-drops", PyLong_FromUnsignedLongLong(i->rx_drops));
-    SET(c, "tx-drops", PyLong_FromUnsignedLongLong(i->rc.tx_drops));
-    SET(c, "bad-descriptors", PyLong_FromUnsignedLongLong(i->rc.bad_desc));
-    SET(c, "no-free-slots", PyLong_FromUnsignedLongLong(i->rc.no_free_slots));
-    SET(c, "interrupts", PyLong_FromUnsignedLongLong(i->interrupts));
-    SET(d, "counters", c);
+    ok = ok && put(d, "counters", counters_dict(i));
+    if (!ok) {
+        Py_XDECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+static PyObject *sock_dict(dp_t *dp, sock_t *s) {
+    PyObject *d = PyDict_New();
+    int count = 0;
+    for (itf_t *i = dp->itfs; i; i = i->next) count += i->sock == s;
+    int ok = d != NULL;
+    ok = ok && put(d, "id", PyLong_FromUnsignedLong(s->id));
+    ok = ok && put(d, "filename", peer_str(s->path));
+    ok = ok && put(d, "listening", PyBool_FromLong(s->listen_fd >= 0));
+    if (s->role != ROLE_NONE)
+        ok = ok && put(d, "role", PyUnicode_FromString(s->role == ROLE_SERVER ? "server" : "client"));
+    ok = ok && put(d, "interface-count", PyLong_FromLong(count));
+    ok = ok && put(d, "pending-connections", PyLong_FromLong(s->n_pending));
+    ok = ok && put(d, "dropped-connections", PyLong_FromUnsignedLongLong(s->dropped));
+    if (s->error[0]) ok = ok && put(d, "error", peer_str(s->error));
+    if (s->refused[0]) ok = ok && put(d, "last-refusal", peer_str(s->refused));
+    if (!ok) {
+        Py_XDECREF(d);
+        return NULL;
+    }
     return d;
 }
 
 static PyObject *Dp_state(DpObject *self, PyObject *unused) {
     if (check_open(self)) return NULL;
     PyObject *socks = PyList_New(0), *itfs = PyList_New(0);
+    if (!socks || !itfs) {
+        Py_XDECREF(socks);
+        Py_XDECREF(itfs);
+        return NULL;
+    }
+    int ok = 1;
     LOCK(self);
-    for (sock_t *s = self->dp->sockets; s; s = s->next) {
-        PyObject *d = PyDict_New();
-        int count = 0;
-        for (itf_t *i = self->dp->itfs; i; i = i->next) count += i->sock == s;
-        SET(d, "id", PyLong_FromUnsignedLong(s->id));
-        SET(d, "filename", PyUnicode_FromString(s->path));
-        SET(d, "listening", PyBool_FromLong(s->listen_fd >= 0));
-        if (s->role != ROLE_NONE)
-            SET(d, "role", PyUnicode_FromString(s->role == ROLE_SERVER ? "server" : "client"));
-        SET(d, "interface-count", PyLong_FromLong(count));
-        if (s->error[0]) SET(d, "error", PyUnicode_FromString(s->error));
-        if (s->refused[0]) SET(d, "last-refusal", PyUnicode_FromString(s->refused));
-        PyList_Append(socks, d);
-        Py_DECREF(d);
-    }
-    for (itf_t *i = self->dp->itfs; i; i = i->next) {
-        PyObject *d = itf_dict(i);
-        PyList_Append(itfs, d);
-        Py_DECREF(d);
-    }
+    for (sock_t *s = self->dp->sockets; ok && s; s = s->next) ok = append(socks, sock_dict(self->dp, s));
+    for (itf_t *i = self->dp->itfs; ok && i; i = i->next) ok = append(itfs, itf_dict(i));
     UNLOCK(self);
+    if (!ok) {
+        Py_DECREF(socks);
+        Py_DECREF(itfs);
+        return NULL;
+    }
     return Py_BuildValue("{s:N,s:N}", "sockets", socks, "interfaces", itfs);
 }
 
@@ -461,13 +581,15 @@ static PyObject *Dp_interface_state(DpObject *self, PyObject *args) {
     itf_t *i = dp_find(self->dp, sid, id);
     if (i) d = itf_dict(i);
     UNLOCK(self);
-    if (!d) {
+    if (!i) {
         char err[64];
         snprintf(err, sizeof(err), "memif%u/%u does not exist", sid, id);
         return fail(err);
     }
-    return d;
+    return d; /* NULL with the exception set if building it failed */
 }
+
+static PyObject *latin1(const char *s) { return PyUnicode_DecodeLatin1(s, (Py_ssize_t)strlen(s), NULL); }
 
 static PyObject *codec_decode(PyObject *mod, PyObject *args) {
     Py_buffer b;
@@ -477,44 +599,49 @@ static PyObject *codec_decode(PyObject *mod, PyObject *args) {
     PyBuffer_Release(&b);
     if (r) return fail("not a memif control message");
     PyObject *d = PyDict_New();
-    SET(d, "type", PyUnicode_FromString(ctrl_type_name(m.type)));
+    int ok = d != NULL;
+    ok = ok && put(d, "type", PyUnicode_FromString(ctrl_type_name(m.type)));
     switch (m.type) {
     case MSG_HELLO:
-        SET(d, "name", PyUnicode_FromString(m.u.hello.name));
-        SET(d, "min_version", PyLong_FromLong(m.u.hello.min_version));
-        SET(d, "max_version", PyLong_FromLong(m.u.hello.max_version));
-        SET(d, "max_region", PyLong_FromLong(m.u.hello.max_region));
-        SET(d, "max_m2s_ring", PyLong_FromLong(m.u.hello.max_m2s_ring));
-        SET(d, "max_s2m_ring", PyLong_FromLong(m.u.hello.max_s2m_ring));
-        SET(d, "max_log2_ring_size", PyLong_FromLong(m.u.hello.max_log2_ring_size));
+        ok = ok && put(d, "name", latin1(m.u.hello.name));
+        ok = ok && put(d, "min_version", PyLong_FromLong(m.u.hello.min_version));
+        ok = ok && put(d, "max_version", PyLong_FromLong(m.u.hello.max_version));
+        ok = ok && put(d, "max_region", PyLong_FromLong(m.u.hello.max_region));
+        ok = ok && put(d, "max_m2s_ring", PyLong_FromLong(m.u.hello.max_m2s_ring));
+        ok = ok && put(d, "max_s2m_ring", PyLong_FromLong(m.u.hello.max_s2m_ring));
+        ok = ok && put(d, "max_log2_ring_size", PyLong_FromLong(m.u.hello.max_log2_ring_size));
         break;
     case MSG_INIT:
-        SET(d, "version", PyLong_FromLong(m.u.init.version));
-        SET(d, "id", PyLong_FromUnsignedLong(m.u.init.id));
-        SET(d, "mode", PyLong_FromLong(m.u.init.mode));
-        SET(d, "secret", PyUnicode_DecodeLatin1(m.u.init.secret, strlen(m.u.init.secret), NULL));
-        SET(d, "name", PyUnicode_DecodeLatin1(m.u.init.name, strlen(m.u.init.name), NULL));
+        ok = ok && put(d, "version", PyLong_FromLong(m.u.init.version));
+        ok = ok && put(d, "id", PyLong_FromUnsignedLong(m.u.init.id));
+        ok = ok && put(d, "mode", PyLong_FromLong(m.u.init.mode));
+        ok = ok && put(d, "secret", latin1(m.u.init.secret));
+        ok = ok && put(d, "name", latin1(m.u.init.name));
         break;
     case MSG_ADD_REGION:
-        SET(d, "index", PyLong_FromLong(m.u.add_region.index));
-        SET(d, "size", PyLong_FromUnsignedLongLong(m.u.add_region.size));
+        ok = ok && put(d, "index", PyLong_FromLong(m.u.add_region.index));
+        ok = ok && put(d, "size", PyLong_FromUnsignedLongLong(m.u.add_region.size));
         break;
     case MSG_ADD_RING:
-        SET(d, "flags", PyLong_FromLong(m.u.add_ring.flags));
-        SET(d, "index", PyLong_FromLong(m.u.add_ring.index));
-        SET(d, "region", PyLong_FromLong(m.u.add_ring.region));
-        SET(d, "offset", PyLong_FromUnsignedLong(m.u.add_ring.offset));
-        SET(d, "log2_ring_size", PyLong_FromLong(m.u.add_ring.log2_ring_size));
-        SET(d, "private_hdr_size", PyLong_FromLong(m.u.add_ring.private_hdr_size));
+        ok = ok && put(d, "flags", PyLong_FromLong(m.u.add_ring.flags));
+        ok = ok && put(d, "index", PyLong_FromLong(m.u.add_ring.index));
+        ok = ok && put(d, "region", PyLong_FromLong(m.u.add_ring.region));
+        ok = ok && put(d, "offset", PyLong_FromUnsignedLong(m.u.add_ring.offset));
+        ok = ok && put(d, "log2_ring_size", PyLong_FromLong(m.u.add_ring.log2_ring_size));
+        ok = ok && put(d, "private_hdr_size", PyLong_FromLong(m.u.add_ring.private_hdr_size));
         break;
     case MSG_CONNECT:
     case MSG_CONNECTED:
-        SET(d, "if_name", PyUnicode_DecodeLatin1(m.u.connect.if_name, strlen(m.u.connect.if_name), NULL));
+        ok = ok && put(d, "if_name", latin1(m.u.connect.if_name));
         break;
     case MSG_DISCONNECT:
-        SET(d, "code", PyLong_FromUnsignedLong(m.u.disconnect.code));
-        SET(d, "string", PyUnicode_DecodeLatin1(m.u.disconnect.string, strlen(m.u.disconnect.string), NULL));
+        ok = ok && put(d, "code", PyLong_FromUnsignedLong(m.u.disconnect.code));
+        ok = ok && put(d, "string", latin1(m.u.disconnect.string));
         break;
+    }
+    if (!ok) {
+        Py_XDECREF(d);
+        return NULL;
     }
     return d;
 }
@@ -563,9 +690,19 @@ PyMODINIT_FUNC PyInit__memif(void) {
     PyObject *m = PyModule_Create(&memif_module);
     if (!m) return NULL;
     MemifError = PyErr_NewException("dataplane._memif.MemifError", PyExc_Exception, NULL);
+    if (!MemifError) goto fail;
     Py_INCREF(MemifError);
-    PyModule_AddObject(m, "MemifError", MemifError);
+    if (PyModule_AddObject(m, "MemifError", MemifError) < 0) {
+        Py_DECREF(MemifError);
+        goto fail;
+    }
     Py_INCREF(&DpType);
-    PyModule_AddObject(m, "Dataplane", (PyObject *)&DpType);
+    if (PyModule_AddObject(m, "Dataplane", (PyObject *)&DpType) < 0) {
+        Py_DECREF(&DpType);
+        goto fail;
+    }
     return m;
+fail:
+    Py_DECREF(m);
+    return NULL;
 }

@@ -1,13 +1,23 @@
 #include "ring.h"
 
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
 #define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
+int ring_efd_nonblocking(queue_t *q) {
+    int fl = fcntl(q->efd, F_GETFL);
+    return fl >= 0 && (fl & O_NONBLOCK);
+}
+
 void ring_kick(queue_t *q) {
-    if (q->efd >= 0 && !(LOAD_ACQ(&q->ring->flags) & RING_FLAG_MASK_INT)) {
+    if (q->efd >= 0 && !q->efd_blocking && !(LOAD_ACQ(&q->ring->flags) & RING_FLAG_MASK_INT)) {
+        if (!ring_efd_nonblocking(q)) {
+            q->efd_blocking = 1; /* the caller drops the link */
+            return;
+        }
         uint64_t one = 1;
         ssize_t r = write(q->efd, &one, sizeof(one));
         (void)r; /* EAGAIN means the counter is already pending: the peer will wake */
@@ -43,7 +53,10 @@ int ring_rx(ring_ctx_t *c, queue_t *q, uint8_t *out, uint64_t out_cap, uint32_t 
     memif_ring_t *r = q->ring;
     uint16_t end = c->master ? LOAD_ACQ(&r->head) : LOAD_ACQ(&r->tail);
     uint16_t avail = (uint16_t)(end - q->last);
-    if (avail > q->mask + 1u) avail = (uint16_t)(q->mask + 1u); /* a lying peer */
+    if (avail > q->mask + 1u) { /* a lying peer: take one ring's worth, count it */
+        avail = (uint16_t)(q->mask + 1u);
+        c->overruns++;
+    }
     uint16_t cur = q->last, stop = (uint16_t)(q->last + avail);
     int frames = 0;
     uint64_t used = 0;
@@ -116,11 +129,17 @@ int ring_tx(ring_ctx_t *c, queue_t *q, const uint8_t *data, const uint32_t *lens
     if (c->master) {
         cur = q->last; /* own tail */
         free_slots = (uint16_t)(LOAD_ACQ(&r->head) - cur);
-        if (free_slots > size) free_slots = size;
+        if (free_slots > size) {
+            free_slots = size;
+            c->overruns++;
+        }
     } else {
         cur = q->head;
         free_slots = (uint16_t)(size - (uint16_t)(cur - LOAD_ACQ(&r->tail)));
-        if (free_slots > size) free_slots = 0;
+        if (free_slots > size) { /* tail beyond our own head */
+            free_slots = 0;
+            c->overruns++;
+        }
     }
     uint16_t limit = (uint16_t)(cur + free_slots);
     int sent = 0;
@@ -143,6 +162,7 @@ int ring_tx(ring_ctx_t *c, queue_t *q, const uint8_t *data, const uint32_t *lens
                     ok = 0;
                     break;
                 }
+                if (cap > c->posted_size) c->posted_size = cap;
             } else {
                 d->region = 0;
                 d->offset = slot_offset(q, c, cur);

@@ -23,6 +23,7 @@ typedef struct {
     uint16_t last;       /* master: last head seen (rx) / own tail (tx); slave: last tail seen */
     uint16_t head;       /* slave: own head */
     int efd;             /* eventfd shared with the peer */
+    int efd_blocking;    /* the peer cleared O_NONBLOCK on it: no more kicks */
     uint32_t slot_base;  /* slave: offset of this ring's first buffer in region 0 */
     uint64_t packets, bytes, interrupts;
 } queue_t;
@@ -33,6 +34,10 @@ typedef struct {
     uint32_t buffer_size; /* slave: its buffer size */
     int master;
     uint64_t bad_desc, no_free_slots, tx_drops;
+    /* The peer published head/tail more than a ring's worth ahead of us: the
+     * excess is ignored, each sighting counted. */
+    uint64_t overruns;
+    uint32_t posted_size; /* master: the largest buffer the slave posted */
 } ring_ctx_t;
 
 /* Receive up to `max` frames. Frames are copied to `out` (frame i at out[off_i],
@@ -47,5 +52,9 @@ int ring_tx(ring_ctx_t *c, queue_t *q, const uint8_t *data, const uint32_t *lens
 void ring_post_all(ring_ctx_t *c, queue_t *q);
 /* Signal the peer unless it masked interrupts on this ring. */
 void ring_kick(queue_t *q);
+/* The eventfd is still non-blocking. The peer shares its file description and
+ * can clear O_NONBLOCK at any time; a blocking read or write would stall the
+ * loop (with its lock held), so every kick checks first. */
+int ring_efd_nonblocking(queue_t *q);
 
 #endif
