@@ -99,7 +99,13 @@ def socket_file_options(opts: Any) -> dict[str, int]:
 
 
 def _forward_events(server: Any, dp: Any) -> None:
+    from agent.state_memif import xml_text
+
     for ev in dp.events():
+        if ev.get("type") == "log":
+            # What the dataplane saw a peer do wrong (e.g. a ring overrun), once per link.
+            log.warning("dataplane: %s", xml_text(ev.get("message") or ""))
+            continue
         if ev.get("type") != "link":
             continue
         n = etree.Element(f"{{{MEMIF_NS}}}link-state-change", nsmap={None: MEMIF_NS})
@@ -108,13 +114,13 @@ def _forward_events(server: Any, dp: Any) -> None:
             ("socket-id", ev["socket_id"]),
             ("id", ev["id"]),
             ("link-status", "up" if ev.get("up") else "down"),
-            ("reason", ev.get("reason") or ""),
+            ("reason", xml_text(ev.get("reason") or "")),
         ):
             etree.SubElement(n, f"{{{MEMIF_NS}}}{leaf}").text = str(value)
         log.info(
             "%s link %s %s",
             ev.get("name"),
             "up" if ev.get("up") else "down",
-            ev.get("reason") or "",
+            xml_text(ev.get("reason") or ""),
         )
         server.notify(n)

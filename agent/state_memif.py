@@ -3,10 +3,16 @@
 Only keys and config-false containers are emitted; <get> merges them with the
 running configuration by list keys. Socket 0 is not in running, so its entry
 carries its (fixed) filename too.
+
+Names and reasons come from memif peers. The dataplane already hands them over
+with undecodable bytes and control characters as \\xNN; every text leaf is
+still passed through xml_text, so no string (one lxml would refuse, or a
+dataplane in another process that escapes differently) can blind <get>.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lxml import etree
@@ -14,7 +20,15 @@ from lxml import etree
 from agent.schema import MEMIF_NS
 
 Q = f"{{{MEMIF_NS}}}"
-SOCKET_STATE = ("listening", "role", "interface-count", "error", "last-refusal")
+SOCKET_STATE = (
+    "listening",
+    "role",
+    "interface-count",
+    "pending-connections",
+    "dropped-connections",
+    "error",
+    "last-refusal",
+)
 INTERFACE_STATE = (
     "name",
     "admin-status",
@@ -41,13 +55,33 @@ COUNTERS = (
     "tx-drops",
     "bad-descriptors",
     "no-free-slots",
+    "ring-overruns",
     "interrupts",
 )
+
+
+# Control characters (C0, DEL, C1) and what is not an XML 1.0 Char at all.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(v: str | bytes) -> str:
+    """`v` as a valid, single-line XML text node: undecodable bytes and unsafe
+    characters as \\xNN (\\uNNNN above U+00FF)."""
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", "backslashreplace")
+    return _UNSAFE.sub(_escape, v)
+
+
+def _escape(m: re.Match) -> str:
+    o = ord(m.group())
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
 
 
 def _text(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, (str, bytes)):
+        return xml_text(v)
     return str(v)
 
 
