@@ -1,5 +1,6 @@
-"""A pure-Python memif client that can say anything: for tests that attack our
-server with malformed control messages and corrupt shared memory."""
+"""Pure-Python memif peers that can say anything: a client that attacks our
+server (malformed control messages, lying fds, corrupt shared memory) and a
+server that attacks our client (its names, reasons and ring indices)."""
 
 from __future__ import annotations
 
@@ -66,8 +67,8 @@ class HostileClient:
         t, _ = self.recv()
         assert t == HELLO
 
-    def init(self, if_id: int, secret: bytes = b"", mode: int = 0) -> int:
-        self.send(msg(INIT, "HIB24s32s", 0x0200, if_id, mode, secret, b"hostile"))
+    def init(self, if_id: int, secret: bytes = b"", mode: int = 0, name: bytes = b"hostile") -> int:
+        self.send(msg(INIT, "HIB24s32s", 0x0200, if_id, mode, secret, name))
         return self.recv()[0]
 
     def make_region(self, log2: int = 4, bsize: int = 256, seal: bool = True) -> tuple[int, int]:
@@ -131,18 +132,34 @@ class HostileClient:
         )
         return self.recv()[0]
 
-    def connect_msg(self) -> int:
-        self.send(msg(CONNECT, "32s", b"hostile0"))
+    def connect_msg(self, if_name: bytes = b"hostile0") -> int:
+        self.send(msg(CONNECT, "32s", if_name))
         return self.recv()[0]
 
-    def full_handshake(self, if_id: int) -> None:
-        self.hello()
-        assert self.init(if_id) == ACK
+    def disconnect(self, reason: bytes) -> None:
+        self.send(msg(DISCONNECT, "I96s", 0, reason))
+
+    def full_handshake(
+        self, if_id: int, name: bytes = b"hostile", if_name: bytes = b"hostile0", hello: bool = True
+    ) -> None:
+        if hello:
+            self.hello()
+        assert self.init(if_id, name=name) == ACK
         fd, size = self.make_region()
         assert self.add_region(fd, size) == ACK
-        assert self.add_ring(True, 0) == ACK
-        assert self.add_ring(False, self.ring_bytes) == ACK
-        assert self.connect_msg() == CONNECTED
+        assert self.add_ring(True, 0, fd=self.efd(True)) == ACK
+        assert self.add_ring(False, self.ring_bytes, fd=self.efd(False)) == ACK
+        assert self.connect_msg(if_name) == CONNECTED
+
+    def efd(self, s2m: bool) -> int:
+        """The eventfd of the S2M (our transmit) or M2S ring, kept for later use."""
+        fd = os.eventfd(0, os.EFD_NONBLOCK)
+        self.fds.append(fd)
+        if s2m:
+            self.s2m_efd = fd
+        else:
+            self.m2s_efd = fd
+        return fd
 
     def put_s2m(self, descs: list[tuple[int, int, int, int]]) -> None:
         """Write (flags, region, length, offset) descriptors and publish head."""
@@ -161,3 +178,83 @@ class HostileClient:
             self.region.close()
         for fd in self.fds:
             os.close(fd)
+
+
+class HostileServer:
+    """Listens on `path` for one of our clients and answers as told: every name
+    and reason is raw bytes, and once connected it holds the client's region
+    (mapped) and can publish any tail on the client's rings."""
+
+    def __init__(self, path: str, name: bytes = b"hostile-server") -> None:
+        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.lsock.bind(path)
+        self.lsock.listen(4)
+        self.lsock.settimeout(10)
+        self.name = name
+        self.conn: socket.socket | None = None
+        self.region: mmap.mmap | None = None
+        self.rings: list[tuple[int, int, int]] = []  # (flags, offset, log2) in ADD_RING order
+        self.fds: list[int] = []
+
+    def accept(self) -> None:
+        self.conn, _ = self.lsock.accept()
+        self.conn.settimeout(10)
+        self.conn.send(msg(HELLO, "32sHHHHHB", self.name, 0x0200, 0x0200, 0, 0, 0, 10))
+
+    def recv(self) -> tuple[int, bytes, int | None]:
+        """(type, message, passed fd or None); type 0 on EOF."""
+        assert self.conn is not None
+        try:
+            data, anc, _, _ = self.conn.recvmsg(256, socket.CMSG_SPACE(4 * 4))
+        except (ConnectionResetError, TimeoutError):
+            return 0, b"", None
+        fd = None
+        for level, kind, raw in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fd = struct.unpack_from("i", raw)[0]
+                self.fds.append(fd)
+        if not data:
+            return 0, b"", None
+        return struct.unpack_from("<H", data)[0], data, fd
+
+    def send(self, raw: bytes) -> None:
+        assert self.conn is not None
+        self.conn.send(raw)
+
+    def handshake(self, if_name: bytes = b"hostile-if") -> None:
+        """ACK INIT, ADD_REGION and each ADD_RING, answer CONNECT with CONNECTED."""
+        while True:
+            t, data, fd = self.recv()
+            assert t != 0, "our client hung up during the handshake"
+            if t == ADD_REGION:
+                size = struct.unpack_from("<Q", data, 4)[0]
+                assert fd is not None
+                self.region = mmap.mmap(fd, size)
+            elif t == ADD_RING:
+                flags, _index, _region, offset, log2 = struct.unpack_from("<HHHIB", data, 2)
+                self.rings.append((flags, offset, log2))
+            if t == CONNECT:
+                self.send(msg(CONNECTED, "32s", if_name))
+                return
+            self.send(msg(ACK))
+
+    def set_tail(self, s2m: bool, value: int) -> None:
+        """Publish `value` as the tail of the first ring of that direction."""
+        assert self.region is not None
+        for flags, offset, _log2 in self.rings:
+            if bool(flags & 1) == s2m:
+                struct.pack_into("<H", self.region, offset + 64, value & 0xFFFF)
+                return
+        raise AssertionError("no such ring")
+
+    def close(self) -> None:
+        for s in (self.conn, self.lsock):
+            if s is not None:
+                s.close()
+        if self.region is not None:
+            self.region.close()
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
