@@ -157,10 +157,17 @@ def test_corrupt_descriptors_are_dropped_and_counted(server) -> None:
     data, lens = dp.rx_burst(1, 1, 0, 256)
     assert lens == [60] and data == b"G" * 60
     assert dp.interface_state(1, 1)["counters"]["bad-descriptors"] == 5
-    # head far beyond what was published: the count is clamped to the ring size
+    # head far beyond what was published: the count is clamped to the ring size,
+    # counted, and logged once for the link
+    dp.events()
     struct.pack_into("<H", c.region, 6, 0xFFFF)
     time.sleep(0.05)
     dp.rx_burst(1, 1, 0, 256)
+    dp.rx_burst(1, 1, 0, 256)
+    assert dp.interface_state(1, 1)["counters"]["ring-overruns"] >= 2
+    logs = [e for e in dp.events() if e["type"] == "log"]
+    assert len(logs) == 1 and "ring overrun" in logs[0]["message"]
+    assert logs[0]["name"] == "memif1/1"
     c.close()
     still_serves(dp, path)
 

@@ -611,8 +611,7 @@ static void on_accept(dp_t *dp, sock_t *s) {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
-            s->dropped++;
-            accept_backoff(dp, s);
+            accept_backoff(dp, s); /* the connection waits in the backlog */
             return;
         }
         if (s->n_pending >= dp->max_pending) {
