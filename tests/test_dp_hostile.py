@@ -73,6 +73,11 @@ def test_region_and_ring_lies(server) -> None:
             "region size larger than its file",
         ),
         (
+            "region beyond what 32-bit offsets address",
+            lambda c, fd, size: c.add_region(fd, 2**32 + 1),
+            "region too large",
+        ),
+        (
             "region index 1 first",
             lambda c, fd, size: c.add_region(fd, size, index=1),
             "unexpected region index",

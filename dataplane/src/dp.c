@@ -547,8 +547,11 @@ static int sock_listen(dp_t *dp, sock_t *s, char *err, size_t n) {
             set_err(err, n, "%s exists and is not a socket%s", s->path, NULL);
             return -1;
         }
-        int t = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        int live = t >= 0 && connect(t, (struct sockaddr *)&a, sizeof(a)) == 0;
+        /* Non-blocking: whoever listens there may never accept, and we hold the lock.
+         * EAGAIN (its backlog is full) means it is alive too. */
+        int t = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int live = t >= 0 && (connect(t, (struct sockaddr *)&a, sizeof(a)) == 0 ||
+                              errno == EAGAIN || errno == EINPROGRESS);
         if (t >= 0) close(t);
         if (live) {
             set_err(err, n, "address in use: another process listens on %s%s", s->path, NULL);

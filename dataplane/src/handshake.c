@@ -43,6 +43,8 @@ hs_server_step_t hs_server_msg(hs_server_t *s, const ctrl_msg_t *m, int has_fd, 
         if (m->u.add_region.index != s->n_regions || s->n_regions >= MAX_REGIONS)
             return fail(why, "unexpected region index");
         if (m->u.add_region.size == 0) return fail(why, "empty region");
+        /* Offsets are 32 bits: more is never addressed, only mapped. */
+        if (m->u.add_region.size > HS_MAX_REGION) return fail(why, "region too large");
         s->region_size[s->n_regions++] = m->u.add_region.size;
         return HS_MAP_REGION;
     }

@@ -13,6 +13,7 @@
 
 #define HS_MAX_QUEUES 255
 #define HS_MAX_OUT (3 + 2 * HS_MAX_QUEUES) /* INIT, ADD_REGION, rings, CONNECT */
+#define HS_MAX_REGION (1ull << 32)           /* bytes a region may announce */
 
 /* ---- server (master) ------------------------------------------------------------------ */
 
