@@ -142,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         "on; a costlier one is refused before it runs (default %(default)s)",
     )
     p.add_argument(
+        "--max-xpath-depth",
+        type=int,
+        default=32,
+        help="nesting of predicates, parentheses and function calls in one XPath "
+        "filter (default %(default)s)",
+    )
+    p.add_argument(
         "--idle-timeout",
         type=float,
         default=3600,

@@ -72,6 +72,7 @@ class Server:
         self.notification_checks: list[Callable[[Session, etree._Element], bool]] = []
         self._next_session_id = 1
         self.message_limits = message_limits(options)
+        _set_xpath_limits(options)
         for m in schema:
             ns = module_ns(m)
             PATH_PREFIXES.setdefault(m.name(), ns)
@@ -343,6 +344,17 @@ def message_limits(options: Any) -> MessageLimits:
         v = getattr(options, name, None)
         values[name] = getattr(base, name) if v is None else int(v)
     return MessageLimits(**values, offload_size=base.offload_size)
+
+
+def _set_xpath_limits(options: Any) -> None:
+    from agent import filters
+
+    budget = getattr(options, "xpath_budget", None)
+    depth = getattr(options, "max_xpath_depth", None)
+    if budget is not None:
+        filters.XPATH_BUDGET = int(budget)
+    if depth is not None:
+        filters.XPATH_MAX_DEPTH = int(depth)
 
 
 def module_ns(module) -> str:
