@@ -83,6 +83,16 @@ DEFAULT_LIMITS = MessageLimits()
 MAX_HELLO_SIZE = 1024 * 1024
 
 
+class _Refused(Exception):
+    """A well-formed document refused (DTD, limits): carries the parsed root so
+    the error reply can still name the client's message-id."""
+
+    def __init__(self, error: RpcError, root: etree._Element) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.root = root
+
+
 class _Close:
     __slots__ = ("reason",)
 
@@ -376,24 +386,32 @@ class Session:
             raise RpcError("malformed-message", f"not well-formed XML: {e}", type="rpc") from None
         except ValueError as e:  # e.g. empty input
             raise RpcError("malformed-message", f"not well-formed XML: {e}", type="rpc") from None
+        error = self._refusal(root)
+        if error is not None:
+            raise _Refused(error, root)
+        return root
+
+    def _refusal(self, root: etree._Element) -> RpcError | None:
+        """Why a well-formed document is still not accepted, if it is not."""
         docinfo = root.getroottree().docinfo
         # Decided on the parsed document, so no encoding (UTF-16, ...) hides one.
         if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
-            raise RpcError(
+            return RpcError(
                 "malformed-message", "DTDs and entity declarations are not accepted", type="rpc"
             )
+        limits = self.limits
         if limits.max_attributes:
             cap = limits.max_attributes
             # len() of an element's attrib is linear; materialising it (dict,
             # items) is quadratic in lxml, so nothing else runs before this.
             for el in root.iter():
                 if len(el.attrib) > cap:
-                    raise RpcError(
+                    return RpcError(
                         "too-big",
                         f"an element holds more than {cap} attributes (max-attributes)",
                         type="rpc",
                     )
-        return root
+        return None
 
     def _on_hello(self, msg: bytes) -> _Close | None:
         if len(msg) > MAX_HELLO_SIZE:
@@ -404,6 +422,9 @@ class Session:
         except RpcError as e:
             self.bad_hello = True
             return _Close(f"bad hello: {e.message}")
+        except _Refused as e:
+            self.bad_hello = True
+            return _Close(f"bad hello: {e.error.message}")
         if root.tag != _HELLO:
             self.bad_hello = True
             return _Close(f"expected <hello>, got {root.tag}")
@@ -425,6 +446,16 @@ class Session:
     def _on_message(self, msg: bytes):
         try:
             root = self._parse(msg)
+        except _Refused as e:
+            # Parsed: the message-id is read from the document, in any encoding
+            # (only the envelope's own attributes, which the limits let through).
+            r = e.root
+            mid = None
+            cap = self.limits.max_attributes
+            if not cap or len(r.attrib) <= cap:
+                mid = r.get("message-id") or r.get(_MESSAGE_ID_NS)
+            req = Request(None, mid, {"message-id": mid}, None) if mid is not None else None
+            return self.error_reply(req, [e.error], bad_rpc=True)
         except RpcError as e:
             return self._bad_message_reply(msg, e)
         tag = root.tag
