@@ -11,10 +11,17 @@ from copy import deepcopy
 
 from lxml import etree
 
+from agent import xpath_expr
 from agent.errors import RpcError
 from agent.key_index import KeyIndex
 from agent.schema_index import LIST, SNodeInfo
+from agent.session import PATH_PREFIXES
 from agent.xmltree import elements, new_element, shallow_with_keys, text_of
+
+# XPath bounds, set from the agent options (--xpath-budget, --max-xpath-depth)
+# by agent.server, like PATH_PREFIXES: one agent per process.
+XPATH_BUDGET = 2_000_000
+XPATH_MAX_DEPTH = 32
 
 # Told of each node a filter selects whole (its copy in the reply, its schema
 # node): RFC 8526 max-depth counts levels from these.
@@ -205,9 +212,21 @@ def xpath(
             type="protocol",
             info=[("bad-attribute", "select"), ("bad-element", "filter")],
         )
-    nsmap = {k: v for k, v in filt.nsmap.items() if k}
+    declared = {k: v for k, v in filt.nsmap.items() if k}
     try:
-        compiled = etree.XPath(select, namespaces=nsmap)
+        tokens = xpath_expr.tokenize(select)
+    except ValueError as e:
+        raise RpcError(
+            "invalid-value",
+            f"invalid XPath expression {select!r}: {e}",
+            type="protocol",
+            info=[("bad-attribute", "select"), ("bad-element", "filter")],
+        ) from None
+    expr, nsmap = xpath_expr.qualify(
+        select, tokens, declared, PATH_PREFIXES, xpath_expr.node_names(index)
+    )
+    try:
+        compiled = etree.XPath(expr, namespaces=nsmap)
     except etree.XPathError as e:
         raise RpcError(
             "invalid-value",
@@ -215,6 +234,7 @@ def xpath(
             type="protocol",
             info=[("bad-attribute", "select"), ("bad-element", "filter")],
         ) from None
+    _check_cost(select, tokens, data)
     out = new_element(tag)
     copies: dict[etree._Element, etree._Element] = {}  # held: see _select
     # An absolute path like /memif:memif starts at a top-level data node, and
@@ -240,6 +260,25 @@ def xpath(
                     continue
             _copy_with_ancestors(node, out, copies, index, selected)
     return out
+
+
+def _check_cost(select: str, tokens: list[xpath_expr.Token], data: etree._Element) -> None:
+    """Refuse an expression whose evaluation on `data` may cost more than the
+    budget: lxml cannot stop an evaluation once it runs."""
+    shape = xpath_expr.Shape.of(elements(data))
+    try:
+        bound = xpath_expr.cost(tokens, shape, XPATH_BUDGET, XPATH_MAX_DEPTH)
+    except ValueError:
+        bound = None  # not understood, so not bounded: refused like a costly one
+    if bound is None:
+        raise RpcError(
+            "resource-denied",
+            f"XPath filter {select[:200]!r} may cost more than {XPATH_BUDGET} node visits"
+            f" on the {shape.nodes} nodes it would run on (xpath-budget), or nests deeper"
+            f" than {XPATH_MAX_DEPTH} (max-xpath-depth); nested location paths in"
+            " predicates multiply the cost",
+            info=[("bad-attribute", "select"), ("bad-element", "filter")],
+        )
 
 
 def _copy_with_ancestors(

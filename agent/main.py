@@ -97,6 +97,58 @@ def build_parser() -> argparse.ArgumentParser:
         "session (default %(default)s)",
     )
     p.add_argument(
+        "--max-input-buffer",
+        type=int,
+        default=128 * 1024 * 1024,
+        help="bytes of unfinished input all sessions together may hold; the session "
+        "taking the total over it is closed (default %(default)s; 0 = unlimited)",
+    )
+    p.add_argument(
+        "--max-startups",
+        type=int,
+        default=64,
+        help="SSH connections not yet authenticated; more are closed at once "
+        "(default %(default)s; 0 = unlimited)",
+    )
+    p.add_argument(
+        "--max-elements",
+        type=int,
+        default=500_000,
+        help="elements in one message (default %(default)s; 0 = unlimited)",
+    )
+    p.add_argument(
+        "--max-attributes",
+        type=int,
+        default=64,
+        help="attributes on one element (default %(default)s; 0 = unlimited)",
+    )
+    p.add_argument(
+        "--max-filter-elements",
+        type=int,
+        default=10_000,
+        help="elements in one subtree filter (default %(default)s; 0 = unlimited)",
+    )
+    p.add_argument(
+        "--max-xpath-length",
+        type=int,
+        default=4096,
+        help="characters in one XPath filter (default %(default)s; 0 = unlimited)",
+    )
+    p.add_argument(
+        "--xpath-budget",
+        type=int,
+        default=2_000_000,
+        help="estimated node visits one XPath filter may cost on the data it runs "
+        "on; a costlier one is refused before it runs (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-xpath-depth",
+        type=int,
+        default=32,
+        help="nesting of predicates, parentheses and function calls in one XPath "
+        "filter (default %(default)s)",
+    )
+    p.add_argument(
         "--idle-timeout",
         type=float,
         default=3600,
@@ -174,6 +226,21 @@ def prepare_state(opts: argparse.Namespace) -> None:
         )
 
 
+def raise_nofile_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit: the soft default (1024) is below
+    what --max-sessions and --max-startups may hold, next to memif sockets."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as e:
+            log.warning("cannot raise RLIMIT_NOFILE from %d to %d: %s", soft, hard, e)
+            return
+    log.info("RLIMIT_NOFILE %d", hard)
+
+
 async def serve(opts: argparse.Namespace) -> None:
     from agent import transport
     from agent.app import build_server
@@ -222,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("asyncssh").setLevel(
         logging.DEBUG if opts.log_level == "debug" else logging.WARNING
     )
+    raise_nofile_limit()
     try:
         prepare_state(opts)
     except OSError as e:

@@ -17,7 +17,7 @@ from lxml import etree
 
 from agent.errors import RpcError, RpcErrors
 from agent.rpc_context import RpcContext
-from agent.session import BASE10, BASE11, PATH_PREFIXES, Request, Session
+from agent.session import BASE10, BASE11, PATH_PREFIXES, MessageLimits, Request, Session
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ class Server:
         self._session_gone_hooks: list[Callable[[Session], Any]] = []
         self.notification_checks: list[Callable[[Session, etree._Element], bool]] = []
         self._next_session_id = 1
+        self.message_limits = message_limits(options)
+        _set_xpath_limits(options)
         for m in schema:
             ns = module_ns(m)
             PATH_PREFIXES.setdefault(m.name(), ns)
@@ -198,6 +200,7 @@ class Server:
             self.capabilities(),
             max_message_size=getattr(self.options, "max_message_size", 0) or 0,
             source_host=source_host,
+            limits=self.message_limits,
         )
         self.sessions[sid] = session
         self.stats.in_sessions += 1
@@ -331,6 +334,27 @@ class Server:
         if any(k.startswith(f"{{{ns}}}") for k in self._rpcs):
             return True
         return any(module_ns(m) == ns for m in self.schema)
+
+
+def message_limits(options: Any) -> MessageLimits:
+    """The per-message bounds from the agent options (absent ones: defaults)."""
+    base = MessageLimits()
+    values = {}
+    for name in ("max_elements", "max_attributes", "max_filter_elements", "max_xpath_length"):
+        v = getattr(options, name, None)
+        values[name] = getattr(base, name) if v is None else int(v)
+    return MessageLimits(**values, offload_size=base.offload_size)
+
+
+def _set_xpath_limits(options: Any) -> None:
+    from agent import filters
+
+    budget = getattr(options, "xpath_budget", None)
+    depth = getattr(options, "max_xpath_depth", None)
+    if budget is not None:
+        filters.XPATH_BUDGET = int(budget)
+    if depth is not None:
+        filters.XPATH_MAX_DEPTH = int(depth)
 
 
 def module_ns(module) -> str:

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -44,7 +45,7 @@ def hardened_parser() -> etree.XMLParser:
     """An lxml parser that never fetches, expands or loads anything external.
 
     huge_tree stays off, so libxml2 keeps its default depth (256) and text-node
-    size limits; DTDs are refused before parsing (see Session._parse).
+    size limits; a document with a DTD is refused once parsed (Session._parse).
     """
     return etree.XMLParser(
         resolve_entities=False,
@@ -58,6 +59,40 @@ def hardened_parser() -> etree.XMLParser:
     )
 
 
+# XML whitespace (S): a client may put it between messages and before the XML
+# declaration; it is not part of the next document.
+_XML_SPACE = b" \t\r\n"
+_MESSAGE_ID_NS = f"{{{NC_NS}}}message-id"
+
+
+@dataclass(frozen=True)
+class MessageLimits:
+    """What one incoming message may hold; each bound makes parsing and the
+    walks over the parsed tree cheap whatever the client sends (0 = no limit)."""
+
+    max_elements: int = 500_000
+    max_attributes: int = 64  # per element
+    max_filter_elements: int = 10_000  # of one subtree filter
+    max_xpath_length: int = 4096  # characters of one XPath filter expression
+    # Messages at least this big are parsed off the event loop (a worker thread).
+    offload_size: int = 256 * 1024
+
+
+DEFAULT_LIMITS = MessageLimits()
+# A hello carries capabilities only: parsed on the loop, so kept small.
+MAX_HELLO_SIZE = 1024 * 1024
+
+
+class _Refused(Exception):
+    """A well-formed document refused (DTD, limits): carries the parsed root so
+    the error reply can still name the client's message-id."""
+
+    def __init__(self, error: RpcError, root: etree._Element) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.root = root
+
+
 class _Close:
     __slots__ = ("reason",)
 
@@ -66,6 +101,22 @@ class _Close:
 
     def __repr__(self) -> str:
         return f"CLOSE({self.reason})"
+
+
+class Unparsed:
+    """A message too big to parse on the event loop: the transport hands it to
+    `Session.parse_message` in a worker thread, in its place in the pipeline."""
+
+    __slots__ = ("msg",)
+
+    def __init__(self, msg: bytes) -> None:
+        self.msg = msg
+
+    def __len__(self) -> int:
+        return len(self.msg)
+
+    def __repr__(self) -> str:
+        return f"Unparsed({len(self.msg)} bytes)"
 
 
 class Request:
@@ -151,6 +202,20 @@ def path_nsmap(path: str | None) -> dict[str, str] | None:
     return nsmap or None
 
 
+_FILTER_TAGS = frozenset({"filter", "subtree-filter", "xpath-filter"})
+
+
+def _element_bound(msg: bytes) -> int:
+    """An upper bound on the elements in `msg`, without parsing it: each start
+    tag begins with a '<' byte not followed by '/'. Exact for UTF-8 and ASCII
+    (bytes 0x3C 0x2F are "</" there); in UTF-16 a start tag's '<' may be followed
+    by a 0x2F byte of the next character, so every '<' counts."""
+    lt = msg.count(b"<")
+    if msg[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in msg[:4]:
+        return lt
+    return lt - msg.count(b"</")
+
+
 def error_xml(errors: Iterable[RpcError]) -> bytes:
     return b"".join(etree.tostring(e.to_xml(path_nsmap(e.path)), with_tail=False) for e in errors)
 
@@ -172,6 +237,7 @@ class Session:
         max_message_size: int = 0,
         source_host: str = "",
         parser: etree.XMLParser | None = None,
+        limits: MessageLimits = DEFAULT_LIMITS,
     ) -> None:
         self.session_id = session_id
         self.username = username
@@ -181,6 +247,7 @@ class Session:
         self.client_capabilities: list[str] = []
         self.framer = Framer(max_message_size)
         self.parser = parser or hardened_parser()
+        self.limits = limits
         self.state = "hello"  # hello -> open -> closed
         self.closing = False  # set by close-session: close after the current reply
         self.transport = None
@@ -215,7 +282,7 @@ class Session:
         self.in_rpcs += 1
         body = serialize_body(result)
         attrs = request.attrs
-        if len(attrs) == 1:
+        if len(attrs) == 1 and "message-id" in attrs:
             head = b'%s message-id="%s">' % (_REPLY_OPEN, _escape_attr(request.message_id).encode())
         else:
             head = reply_head(attrs, request.nsmap)
@@ -280,6 +347,7 @@ class Session:
                 return out
             if msg is None:
                 return out
+            msg = msg.lstrip(_XML_SPACE)
             if self.state == "hello":
                 action = self._on_hello(msg)
                 if action is not None:
@@ -287,16 +355,27 @@ class Session:
                     self.end_reason = "bad-hello"
                     out.append(action)
                     return out
+            elif self.limits.offload_size and len(msg) >= self.limits.offload_size:
+                out.append(Unparsed(msg))
             else:
                 out.append(self._on_message(msg))
 
+    def parse_message(self, msg: bytes):
+        """A Request, or the framed error reply, for one message after <hello>.
+        Safe to run in a worker thread: touches only this session's parser and
+        counters, and the pipeline runs one message of a session at a time."""
+        return self._on_message(msg)
+
     def _parse(self, msg: bytes) -> etree._Element:
-        if b"<!DOCTYPE" in msg:
+        limits = self.limits
+        if limits.max_elements and _element_bound(msg) > limits.max_elements:
             raise RpcError(
-                "malformed-message", "DTDs and entity declarations are not accepted", type="rpc"
+                "too-big",
+                f"message holds more than {limits.max_elements} elements (max-elements)",
+                type="rpc",
             )
         try:
-            return etree.fromstring(msg, self.parser)
+            root = etree.fromstring(msg, self.parser)
         except etree.XMLSyntaxError as e:
             if "Excessive depth" in str(e):  # libxml2's limit, which huge_tree would lift
                 raise RpcError(
@@ -307,13 +386,45 @@ class Session:
             raise RpcError("malformed-message", f"not well-formed XML: {e}", type="rpc") from None
         except ValueError as e:  # e.g. empty input
             raise RpcError("malformed-message", f"not well-formed XML: {e}", type="rpc") from None
+        error = self._refusal(root)
+        if error is not None:
+            raise _Refused(error, root)
+        return root
+
+    def _refusal(self, root: etree._Element) -> RpcError | None:
+        """Why a well-formed document is still not accepted, if it is not."""
+        docinfo = root.getroottree().docinfo
+        # Decided on the parsed document, so no encoding (UTF-16, ...) hides one.
+        if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
+            return RpcError(
+                "malformed-message", "DTDs and entity declarations are not accepted", type="rpc"
+            )
+        limits = self.limits
+        if limits.max_attributes:
+            cap = limits.max_attributes
+            # len() of an element's attrib is linear; materialising it (dict,
+            # items) is quadratic in lxml, so nothing else runs before this.
+            for el in root.iter():
+                if len(el.attrib) > cap:
+                    return RpcError(
+                        "too-big",
+                        f"an element holds more than {cap} attributes (max-attributes)",
+                        type="rpc",
+                    )
+        return None
 
     def _on_hello(self, msg: bytes) -> _Close | None:
+        if len(msg) > MAX_HELLO_SIZE:
+            self.bad_hello = True
+            return _Close(f"bad hello: larger than {MAX_HELLO_SIZE} bytes")
         try:
             root = self._parse(msg)
         except RpcError as e:
             self.bad_hello = True
             return _Close(f"bad hello: {e.message}")
+        except _Refused as e:
+            self.bad_hello = True
+            return _Close(f"bad hello: {e.error.message}")
         if root.tag != _HELLO:
             self.bad_hello = True
             return _Close(f"expected <hello>, got {root.tag}")
@@ -335,13 +446,27 @@ class Session:
     def _on_message(self, msg: bytes):
         try:
             root = self._parse(msg)
+        except _Refused as e:
+            # Parsed: the message-id is read from the document, in any encoding
+            # (only the envelope's own attributes, which the limits let through).
+            r = e.root
+            mid = None
+            cap = self.limits.max_attributes
+            if not cap or len(r.attrib) <= cap:
+                mid = r.get("message-id") or r.get(_MESSAGE_ID_NS)
+            req = Request(None, mid, {"message-id": mid}, None) if mid is not None else None
+            return self.error_reply(req, [e.error], bad_rpc=True)
         except RpcError as e:
             return self._bad_message_reply(msg, e)
         tag = root.tag
         if tag != _RPC:
             return self._bad_envelope(root)
         attrs = root.attrib
+        # Some clients qualify it (nc:message-id); RFC 6241 4.1 names the
+        # attribute, and the reply echoes it as it came (reply_head).
         message_id = attrs.get("message-id")
+        if message_id is None:
+            message_id = attrs.get(_MESSAGE_ID_NS)
         if message_id is None:
             err = RpcError(
                 "missing-attribute",
@@ -351,7 +476,9 @@ class Session:
             )
             return self.error_reply(None, [err], bad_rpc=True)
         # The envelope's prefixes matter only to echo extra attributes (reply_head).
-        request = Request(None, message_id, dict(attrs), root.nsmap if len(attrs) > 1 else None)
+        n_attrs = len(attrs)
+        plain = n_attrs == 1 and "message-id" in attrs
+        request = Request(None, message_id, dict(attrs.items()), None if plain else root.nsmap)
         op = None
         for child in root:
             if op is not None:
@@ -372,8 +499,45 @@ class Session:
                 info=[("bad-element", "rpc")],
             )
             return self.error_reply(request, [err], bad_rpc=True)
+        limit_error = self._filter_limits(op)
+        if limit_error is not None:
+            return self.error_reply(request, [limit_error])
         request.op = op
         return request
+
+    def _filter_limits(self, op: etree._Element) -> RpcError | None:
+        """The static bounds of the operation's filters (RFC 6241 <filter>, RFC
+        8526 subtree-filter / xpath-filter, RFC 5277's <filter>); what an XPath
+        costs on the data is bounded where it runs (agent.filters)."""
+        limits = self.limits
+        for el in op:
+            if not isinstance(el.tag, str):
+                continue
+            local = el.tag.rsplit("}", 1)[-1]
+            if local not in _FILTER_TAGS:
+                continue
+            select = el.text or "" if local == "xpath-filter" else el.get("select")
+            if select is not None and limits.max_xpath_length:
+                if len(select) > limits.max_xpath_length:
+                    return RpcError(
+                        "too-big",
+                        f"XPath filter longer than {limits.max_xpath_length} characters"
+                        " (max-xpath-length)",
+                        info=[("bad-element", local)],
+                    )
+            if limits.max_filter_elements and local != "xpath-filter":
+                # Counting stops at the limit: the walk is as cheap as the bound.
+                count = 0
+                for _ in el.iterdescendants():
+                    count += 1
+                    if count > limits.max_filter_elements:
+                        return RpcError(
+                            "too-big",
+                            f"subtree filter holds more than {limits.max_filter_elements}"
+                            " elements (max-filter-elements)",
+                            info=[("bad-element", local)],
+                        )
+        return None
 
     def _bad_envelope(self, root: etree._Element) -> bytes:
         q = etree.QName(root)
@@ -397,4 +561,14 @@ class Session:
 
 
 CLOSE = _Close
-__all__ = ["BASE10", "BASE11", "CLOSE", "Request", "Session", "hardened_parser"]
+__all__ = [
+    "BASE10",
+    "BASE11",
+    "CLOSE",
+    "DEFAULT_LIMITS",
+    "MessageLimits",
+    "Request",
+    "Session",
+    "Unparsed",
+    "hardened_parser",
+]

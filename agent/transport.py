@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncssh
 
 from agent.server import Server
-from agent.session import CLOSE, Session
+from agent.session import CLOSE, Session, Unparsed
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,89 @@ _MAX_UNREAD = 64 * 1024 * 1024
 
 
 _MSG_IGNORE = 2
+# After close-session: how long the reply may take to drain, and the client to
+# close its side, before the connection is closed anyway.
+_CLOSE_LINGER = 10.0
+# A pre-authentication connection younger than this is never evicted for a
+# newer one (PreAuthGate): a real client needs this long to reach user auth.
+_STARTUP_GRACE = 2.0
+
+
+class InputBudget:
+    """Bytes of unfinished or not yet parsed input held for all sessions together.
+
+    Each message is bounded by --max-message-size; this bounds their sum, so
+    --max-sessions sessions all sending big messages slowly cannot add up
+    beyond it. A session whose input takes the total past the limit is closed.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, old: int, new: int) -> bool:
+        """Move one session's charge from `old` to `new` bytes; False if the
+        total is then over the limit (the caller closes that session)."""
+        self.used += new - old
+        return not self.limit or new <= old or self.used <= self.limit
+
+
+class PreAuthGate:
+    """Caps connections that have not authenticated yet (OpenSSH MaxStartups).
+
+    A connection over the cap is closed at once, before key exchange, so idle
+    or slow connections cannot take every descriptor or the CPU. When full, the
+    oldest connection that is older than _STARTUP_GRACE and has not even begun
+    user authentication (idle TCP, a stalled key exchange) makes room for the
+    new one: held slots cannot lock legitimate users out.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._pending: dict[_SSHServer, float] = {}  # insertion order = age
+        self.refused = 0
+        self._last_log = 0.0
+
+    def admit(self, conn: _SSHServer) -> bool:
+        if not self.limit:
+            return True
+        now = time.monotonic()
+        if len(self._pending) >= self.limit:
+            victim = next(
+                (
+                    c
+                    for c, t in self._pending.items()
+                    if not c.auth_begun and now - t >= _STARTUP_GRACE
+                ),
+                None,
+            )
+            if victim is None:
+                self.refused += 1
+                if now - self._last_log >= 1.0:  # one line a second under a flood
+                    self._last_log = now
+                    log.warning(
+                        "refusing SSH connection from %s: %d connections not yet "
+                        "authenticated (max-startups); %d refused so far",
+                        conn.peer,
+                        len(self._pending),
+                        self.refused,
+                    )
+                return False
+            log.info(
+                "closing SSH connection from %s: idle before authentication, "
+                "making room for a new one (max-startups)",
+                victim.peer,
+            )
+            self.done(victim)
+            victim.abort()
+        self._pending[conn] = now
+        return True
+
+    def done(self, conn: _SSHServer) -> None:
+        self._pending.pop(conn, None)
+
+    def __len__(self) -> int:
+        return len(self._pending)
 
 
 def without_ignore_padding(conn: asyncssh.SSHServerConnection) -> None:
@@ -137,24 +220,51 @@ class _LoginThrottle:
 
 
 class _SSHServer(asyncssh.SSHServer):
-    def __init__(self, server: Server, throttle: _LoginThrottle) -> None:
+    def __init__(
+        self,
+        server: Server,
+        throttle: _LoginThrottle,
+        gate: PreAuthGate,
+        budget: InputBudget,
+    ) -> None:
         self._server = server
         self._throttle = throttle
+        self._gate = gate
+        self._budget = budget
         self._conn: asyncssh.SSHServerConnection | None = None
         self._peer = "?"
+        self.auth_begun = False
+
+    @property
+    def peer(self) -> str:
+        return self._peer
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
-        without_ignore_padding(conn)
-        lazy_keepalive(conn)
         peer = conn.get_extra_info("peername") or ("?", 0)
         self._peer = str(peer[0])
+        if not self._gate.admit(self):
+            # Closed before asyncssh sends its version: the descriptor is free
+            # again at once.
+            conn.abort()
+            return
+        without_ignore_padding(conn)
+        lazy_keepalive(conn)
+
+    def abort(self) -> None:
+        if self._conn is not None:
+            self._conn.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._gate.done(self)
         if exc is not None:
             log.debug("SSH connection from %s lost: %s", self._peer, exc)
 
+    def auth_completed(self) -> None:
+        self._gate.done(self)
+
     def begin_auth(self, username: str) -> bool:
+        self.auth_begun = True
         users = self._server.users
         user = users.get(username) if users is not None else None
         if user is not None and user.authorized_keys is not None:
@@ -197,15 +307,21 @@ class _SSHServer(asyncssh.SSHServer):
         return False
 
     def session_requested(self):
-        return NetconfChannel(self._server, self._peer)
+        return NetconfChannel(self._server, self._peer, self._budget)
 
 
 class NetconfChannel(asyncssh.SSHServerSession):
     """Glue between one SSH channel and one sans-I/O Session."""
 
-    def __init__(self, server: Server, peer: str) -> None:
+    def __init__(self, server: Server, peer: str, budget: InputBudget | None = None) -> None:
         self._server = server
         self._peer = peer
+        self._budget = budget or InputBudget(0)
+        self._charged = 0  # bytes of this session's input counted in the budget
+        self._unparsed = 0  # of which: queued messages not parsed yet
+        self._closing = False  # close-session answered: draining, then exit-status
+        self._chan_gone = False
+        self._conn = None
         self._chan = None
         self.session: Session | None = None
         self._queue: deque = deque()
@@ -220,6 +336,14 @@ class NetconfChannel(asyncssh.SSHServerSession):
 
     def connection_made(self, chan) -> None:
         self._chan = chan
+        self._conn = chan.get_extra_info("connection")
+
+    def pty_requested(self, term_type, term_size, term_modes) -> bool:
+        # Accepted for clients that always ask for one (ssh -tt, scrapli's
+        # system transport). No terminal is attached: asyncssh has no pty on
+        # this side and the line editor is off, so the channel stays
+        # binary-clean (no echo, no CR/LF translation) and modes are ignored.
+        return True
 
     def shell_requested(self) -> bool:
         return False
@@ -260,9 +384,14 @@ class NetconfChannel(asyncssh.SSHServerSession):
         try:
             actions = self.session.receive(data)
             if actions:
+                for a in actions:
+                    if a.__class__ is Unparsed:
+                        self._unparsed += len(a)
                 self._queue.extend(actions)
-                if not self._busy and not self._write_paused:
-                    self._drain()
+            if not self._recharge():
+                return
+            if actions and not self._busy and not self._write_paused:
+                self._drain()
         except Exception:
             # A bug must cost this session only, never the agent.
             log.exception("session %d: internal error; closing it", self.session.session_id)
@@ -288,8 +417,34 @@ class NetconfChannel(asyncssh.SSHServerSession):
         if not self._busy:
             self._drain()
 
+    def _recharge(self) -> bool:
+        """Update this session's share of the input budget; False (and the
+        session closed) if the agent-wide budget is exceeded."""
+        held = self.session.framer.buffered() + self._unparsed
+        old, self._charged = self._charged, held
+        if self._budget.charge(old, held):
+            return True
+        log.warning(
+            "session %d from %s: closing it, its %d bytes of unfinished input take"
+            " all sessions' input to %d bytes, over --max-input-buffer %d",
+            self.session.session_id,
+            self._peer,
+            held,
+            self._budget.used,
+            self._budget.limit,
+        )
+        self.session.end_reason = "other"
+        self.close("input budget exceeded (max-input-buffer)")
+        return False
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        self._chan_gone = True
+        self._release_budget()
+        if self._conn is not None:
+            # One NETCONF session per SSH connection: the channel is gone (after
+            # close-session, once the client has closed its side too).
+            self._conn.close()
         if self._timer is not None:
             self._timer.cancel()
         if self.session is not None:
@@ -309,11 +464,16 @@ class NetconfChannel(asyncssh.SSHServerSession):
             return
         self._chan.write(data)
 
+    def _release_budget(self) -> None:
+        self._budget.charge(self._charged, 0)
+        self._charged = self._unparsed = 0
+
     def close(self, reason: str = "closed") -> None:
         if self._closed:
             return
         self._closed = True
         self._queue.clear()
+        self._release_budget()
         if self.session is not None:
             log.info("closing session %d: %s", self.session.session_id, reason)
             self.session.state = "closed"
@@ -342,12 +502,15 @@ class NetconfChannel(asyncssh.SSHServerSession):
             if cls is CLOSE:
                 self.close(item.reason)
                 return
+            if cls is Unparsed:
+                self._busy = True
+                asyncio.get_running_loop().create_task(self._parse_then_dispatch(item))
+                return
             out = self._server.dispatch(session, item)
             if out.__class__ is bytes:
                 write(out)
                 if session.closing:
-                    session.end_reason = "closed"
-                    self.close("close-session")
+                    self._close_session()
                     return
                 continue
             self._busy = True
@@ -363,12 +526,66 @@ class NetconfChannel(asyncssh.SSHServerSession):
             if not self._closed:
                 self._chan.write(out)
                 if self.session.closing:
-                    self.session.end_reason = "closed"
-                    self.close("close-session")
+                    self._close_session()
         finally:
             self._busy = False
         if not self._closed:
             self._drain()
+
+    async def _parse_then_dispatch(self, item: Unparsed) -> None:
+        """A big message parsed in a worker thread (lxml releases the GIL while
+        it parses), then handled in its place: later requests wait behind it."""
+        try:
+            parsed = await asyncio.to_thread(self.session.parse_message, item.msg)
+        except Exception:
+            log.exception("session %d: internal error; closing it", self.session.session_id)
+            self.session.end_reason = "other"
+            self.close("internal error")
+            return
+        finally:
+            self._busy = False
+        self._unparsed -= len(item)
+        if self._closed:
+            return
+        self._recharge()
+        if self._closed:
+            return
+        self._queue.appendleft(parsed)
+        if not self._write_paused:
+            self._drain()
+
+    def _close_session(self) -> None:
+        """After the <ok/> of close-session (RFC 6242 §3: the server closes the
+        channel): reply first, then exit-status 0, then the channel; the
+        connection closes when the channel is gone (connection_lost)."""
+        session = self.session
+        session.end_reason = "closed"
+        session.state = "closed"
+        self._queue.clear()
+        self._closing = True
+        self._closed = True  # nothing more is read or dispatched
+        self._release_budget()
+        if self._timer is not None:
+            self._timer.cancel()
+        log.info("closing session %d: close-session", session.session_id)
+        asyncio.get_running_loop().create_task(self._linger_then_exit())
+
+    async def _linger_then_exit(self) -> None:
+        chan = self._chan
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _CLOSE_LINGER
+        # exit-status is sent at once, ahead of data still waiting for window
+        # space: wait until the reply has left, so the client reads it first.
+        while chan.get_write_buffer_size() and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        try:
+            chan.exit(0)
+        except OSError:
+            pass
+        while not self._chan_gone and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if not self._chan_gone and self._conn is not None:
+            self._conn.close()  # the client never closed its side
 
     # -- timeouts ---------------------------------------------------------------
 
@@ -411,8 +628,10 @@ async def start(server: Server, host_key: Path) -> asyncssh.SSHAcceptor:
     """Listen for SSH connections; returns the acceptor (close() it to stop)."""
     opts = server.options
     throttle = _LoginThrottle()
+    gate = PreAuthGate(getattr(opts, "max_startups", 0) or 0)
+    budget = InputBudget(getattr(opts, "max_input_buffer", 0) or 0)
     return await asyncssh.create_server(
-        lambda: _SSHServer(server, throttle),
+        lambda: _SSHServer(server, throttle, gate, budget),
         opts.address,
         opts.port,
         server_host_keys=[str(host_key)],
@@ -422,7 +641,7 @@ async def start(server: Server, host_key: Path) -> asyncssh.SSHAcceptor:
         mac_algs=MAC_ALGS,
         signature_algs=SIGNATURE_ALGS,
         compression_algs=["none"],
-        allow_pty=False,
+        allow_pty=True,
         # Without this asyncssh wraps every session in its line editor, a
         # layer each NETCONF message would pass through for nothing.
         line_editor=False,
