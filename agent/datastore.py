@@ -84,6 +84,9 @@ class Datastores:
         self.keys = KeyIndex()
         # NACM's check_write(session_id, old, new), set by agent.nacm when loaded.
         self.write_check: Any = None
+        # NACM's check_request(session_id, base, edit, default_operation, whole=False):
+        # what a write request names, checked before it runs (RFC 8341 §3.4.5).
+        self.request_check: Any = None
         # NACM's visible_errors(session_id, errors): edit errors a user may see.
         self.error_check: Any = None
         # RFC 6470 events (agent.config_events): changed(datastore, old, new, by) and
@@ -188,6 +191,8 @@ class Datastores:
             )
         self.locks.require_writable(target, session_id)
         base = self.tree(target)
+        if self.request_check is not None:
+            self.request_check(session_id, base, edit, default_operation)
         work = deepcopy(base)
         editor = Editor(
             self.index,
@@ -362,7 +367,10 @@ class Datastores:
         self.locks.require_writable(target, session_id)
         new = deepcopy(source)
         current = self.startup if target == "startup" else self.tree(target)
-        self.check_write(session_id, current if current is not None else empty(), new)
+        current = current if current is not None else empty()
+        if self.request_check is not None:
+            self.request_check(session_id, current, new, "replace", whole=True)
+        self.check_write(session_id, current, new)
         if target == "running":
             async with self._commit_lock:
                 self._refuse_during_confirm(session_id, "copy to running")

@@ -16,6 +16,7 @@ from typing import Any
 
 from lxml import etree
 
+from agent.edit import OP_ATTR, OPERATIONS
 from agent.errors import RpcError
 from agent.nacm_rules import (
     DENY_ALL_PATHS,
@@ -26,14 +27,18 @@ from agent.nacm_rules import (
     policy_from,
 )
 from agent.rpc_context import RpcContext
-from agent.schema_index import SNodeInfo, index_for
+from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo, index_for
 from agent.tree_diff import changes, path_step, step_keys
-from agent.xmltree import elements
+from agent.xmltree import NC, elements, entries_by_key, find_match, key_values
 
 log = logging.getLogger(__name__)
 
 _NCN = "{urn:ietf:params:xml:ns:yang:ietf-netconf-notifications}"
 _CONFIG_CHANGE, _EDIT, _TARGET = _NCN + "netconf-config-change", _NCN + "edit", _NCN + "target"
+_WRITE_OPS = ("create", "update", "delete")
+# Under the built-in policy these take write access, not only exec access: a
+# lock stops the writers' edits, and a persist-id confirms or undoes their commit.
+_WRITER_RPCS = {"lock", "commit", "cancel-commit"}
 
 
 class Nacm:
@@ -79,7 +84,11 @@ class Nacm:
             return
         q = etree.QName(op)
         module = self.modules.get(q.namespace or "", "")
-        if not self.policy().rpc_allowed(self.groups(ctx.username), module, q.localname):
+        pol = self.policy()
+        groups = self.groups(ctx.username)
+        if not pol.rpc_allowed(groups, module, q.localname) or (
+            pol.builtin and _takes_write_access(op) and not pol.may_write(groups)
+        ):
             self.denied_operations += 1
             raise RpcError(
                 "access-denied",
@@ -163,6 +172,39 @@ class Nacm:
                     path=xpath,
                 )
 
+    def check_request(
+        self,
+        session_id: int,
+        base: etree._Element,
+        edit: etree._Element,
+        default_operation: str,
+        whole: bool = False,
+    ) -> None:
+        """access-denied unless the session may do to every node `edit` names what
+        the edit asks for that node (RFC 8341 §3.4.5), whether or not it would
+        change anything. `whole`: `edit` replaces all of `base` (copy-config).
+
+        A leaf's value is checked as written even when it equals the stored one,
+        and a delete or remove needs delete access whether the node exists, so
+        no reply tells a stored value. A replace that would drop children the
+        user may not read needs delete access to them whether they exist or not.
+        As the RFC says, existence decides between create and update: a user
+        holding only one of the two on a node it cannot read learns whether that
+        node exists (docs/security.md)."""
+        session = self.server.sessions.get(session_id)
+        username = session.username if session is not None else self.recovery
+        if self.exempt(username):
+            return
+        pol = self.policy()
+        groups = self.groups(username)
+        rules = {op: pol.data_rules(groups, op) for op in _WRITE_OPS}
+        if all(_uniform(rules[op]) is True for op in _WRITE_OPS):
+            return  # a permit-all rule decides every node: nothing to walk
+        walk = _RequestWalk(self, pol, rules, pol.data_rules(groups, "read"), username)
+        if whole:
+            walk.dropped_hidden(self.index, edit, (), (), "")
+        walk.children(base, edit, self.index, default_operation, (), (), "")
+
     def visible_errors(self, session_id: int, errors: list[RpcError]) -> list[RpcError]:
         """An edit's errors as this session may see them: data-exists or data-missing
         about a node it may not read would tell it that node's existence, so those
@@ -233,6 +275,157 @@ class Nacm:
         return [nacm]
 
 
+def _takes_write_access(op: etree._Element) -> bool:
+    """lock of running or candidate; commit or cancel-commit naming a persist-id."""
+    q = etree.QName(op)
+    if q.namespace != NC[1:-1] or q.localname not in _WRITER_RPCS:
+        return False
+    if q.localname == "lock":
+        target = op.find(NC + "target")
+        if target is None:
+            target = op.find("target")
+        names = {etree.QName(t).localname for t in elements(target)} if target is not None else ()
+        return bool({"running", "candidate"} & set(names))
+    return op.find(NC + "persist-id") is not None or op.find("persist-id") is not None
+
+
+def _uniform(rules: list) -> bool | None:
+    """permit/deny if the first rule decides every node, else None."""
+    if rules and rules[0].module == "*" and rules[0].path is None:
+        return rules[0].permit
+    return None
+
+
+class _RequestWalk:
+    """One write request's nodes, checked against the rules (Nacm.check_request)."""
+
+    def __init__(self, nacm: Nacm, pol: Policy, rules: dict, read: list, username: str) -> None:
+        self.nacm, self.pol, self.rules, self.read, self.username = (
+            nacm,
+            pol,
+            rules,
+            read,
+            username,
+        )
+        self.modules = nacm.modules
+        self._lists: dict[tuple[int, str], dict] = {}
+
+    def deny(self, op: str, module: str, path: tuple, keys: tuple, xpath: str) -> RpcError:
+        self.nacm.denied_data_writes += 1
+        hidden = _hidden_denial(self.pol, self.read, self.username, module, path, keys)
+        return hidden or RpcError(
+            "access-denied", f"user {self.username} may not {op} {xpath}", path=xpath
+        )
+
+    def require(self, ops: tuple, module: str, path: tuple, keys: tuple, xpath: str) -> None:
+        for op in ops:
+            if not self.pol.node_allowed(self.rules[op], module, path, op, keys):
+                raise self.deny(op, module, path, keys, xpath)
+
+    def _match(self, base: etree._Element | None, el: etree._Element, info: SNodeInfo):
+        if base is None:
+            return None
+        if info.kind != LIST:
+            return find_match(base, el, info)
+        # One index per list: a bulk edit of n entries stays O(n).
+        key = (id(base), info.tag)
+        idx = self._lists.get(key)
+        if idx is None:
+            idx = self._lists[key] = entries_by_key(base, info)
+        return idx.get(key_values(el, info))
+
+    def children(
+        self,
+        base: etree._Element | None,
+        edit: etree._Element,
+        schema: dict[str, SNodeInfo],
+        inherited: str,
+        path: tuple,
+        keys: tuple,
+        xpath: str,
+        skip: tuple[str, ...] = (),
+    ) -> None:
+        for el in elements(edit):
+            if el.tag in skip:
+                continue  # a list key: it only addresses the entry
+            info = schema.get(el.tag)
+            op = el.get(OP_ATTR, inherited)
+            if info is None or not info.config or (op not in OPERATIONS and op != "none"):
+                continue  # the edit engine refuses it, whatever is stored
+            if info.kind == LIST and key_values(el, info) is None:
+                continue  # likewise (missing-element)
+            self.node(base, el, info, op, path, keys, xpath)
+
+    def node(
+        self,
+        base: etree._Element | None,
+        el: etree._Element,
+        info: SNodeInfo,
+        op: str,
+        path: tuple,
+        keys: tuple,
+        xpath: str,
+    ) -> None:
+        q = etree.QName(el)
+        module = self.modules.get(q.namespace or "", "")
+        here = step_keys(el, info)
+        npath, nkeys = (*path, q.localname), (*keys, here)
+        step = xpath + path_step(module, q.localname, here)
+        match = self._match(base, el, info)
+        if op in ("delete", "remove"):
+            self.require(("delete",), module, npath, nkeys, step)
+            return  # what is below goes with the node
+        if op == "create":
+            needed: tuple = ("create",)
+        elif op == "none":
+            if info.kind in (LEAF, LEAFLIST):
+                return  # nothing is done to it
+            # Nothing asked for the node itself, but a missing one is created for
+            # what the edit puts below it.
+            needed = ("create",) if match is None else ()
+        elif op == "merge" and info.kind not in (LEAF, LEAFLIST):
+            # Merging into an existing container or entry changes only what the
+            # edit names below it; a missing one is created.
+            needed = ("create",) if match is None else ()
+        else:
+            # A leaf's value is written even if it equals the stored one.
+            needed = ("update",) if match is not None else ("create",)
+        self.require(needed, module, npath, nkeys, step)
+        if info.kind in (LEAF, LEAFLIST):
+            return
+        if op in ("replace", "create"):
+            # The new content is all of the node: unreadable children it leaves
+            # out are dropped if they exist, so dropping them must be allowed.
+            self.dropped_hidden(info.children, el, npath, nkeys, step)
+        # Inside a created node the edit engine merges (edit.Editor._build).
+        inner = "merge" if op == "create" else op
+        skip = info.keys if info.kind == LIST else ()
+        self.children(match, el, info.children, inner, npath, nkeys, step, skip)
+
+    def dropped_hidden(
+        self,
+        schema: dict[str, SNodeInfo],
+        el: etree._Element,
+        path: tuple,
+        keys: tuple,
+        xpath: str,
+    ) -> None:
+        """delete access to each child kind of `el` the user may not read and the
+        new content does not name (a replace or copy-config drops it if it exists)."""
+        named = {c.tag for c in elements(el)}
+        for tag, cinfo in schema.items():
+            if tag in named or not cinfo.config:
+                continue
+            ns, _, name = tag[1:].partition("}")
+            cmodule = self.modules.get(ns, "")
+            cpath = (*path, name)
+            ckeys = (*keys, ())
+            if self.pol.node_allowed(self.read, cmodule, cpath, "read", ckeys):
+                continue
+            step = xpath + path_step(cmodule, name, ())
+            self.require(("delete",), cmodule, cpath, ckeys, step)
+
+
 def _parse(path: str | None) -> tuple[str, tuple[str, ...], tuple] | None:
     """(module, node names, keys per step) of a path this agent wrote (module names
     as prefixes: agent.tree_diff, the edit engine), or None."""
@@ -271,5 +464,6 @@ def register(server: Any) -> None:
     server.add_state_provider(nacm.state, tags=(f"{{{NACM_NS}}}nacm",))
     ds = getattr(server, "datastores", None)
     if ds is not None:
+        ds.request_check = nacm.check_request
         ds.write_check = nacm.check_write
         ds.error_check = nacm.visible_errors

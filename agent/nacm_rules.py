@@ -61,6 +61,8 @@ class Policy:
     rule_lists: list[RuleList] = field(default_factory=list)
     # "rule-list/rule: path" of rules left out because their path is not understood.
     skipped: list[str] = field(default_factory=list)
+    # The agent's own policy (running holds no /nacm), not one an operator wrote.
+    builtin: bool = False
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -108,6 +110,14 @@ class Policy:
             for r in self._rules(groups)
             if op in r.ops and r.rpc is None and r.notification is None
         ]
+
+    def may_write(self, groups: set[str]) -> bool:
+        """Whether some data write could be permitted to these groups at all."""
+        if self.write_default:
+            return True
+        return any(
+            r.permit for op in ("create", "update", "delete") for r in self.data_rules(groups, op)
+        )
 
     def node_allowed(
         self,
@@ -230,4 +240,7 @@ def policy_from(config: etree._Element | None) -> Policy | None:
 def builtin_policy() -> Policy:
     """Used while running holds no /nacm: RFC 8341 defaults, and users in the
     'admin' group may do everything (other users can read, not write)."""
-    return Policy(rule_lists=[RuleList("admin", ("admin",), [Rule("permit-all", permit=True)])])
+    return Policy(
+        rule_lists=[RuleList("admin", ("admin",), [Rule("permit-all", permit=True)])],
+        builtin=True,
+    )
