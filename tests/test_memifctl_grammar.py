@@ -115,7 +115,7 @@ def test_implicit_configure_for_scripts() -> None:
 
 
 def test_split_commands() -> None:
-    assert split_commands('a "b;c" d; e;;f \';\'') == [["a", "b;c", "d"], ["e"], ["f", ";"]]
+    assert split_commands("a \"b;c\" d; e;;f ';'") == [["a", "b;c", "d"], ["e"], ["f", ";"]]
     assert split_commands('x "" y') == [["x", "", "y"]]
     assert split_commands(r'q "a\"b\\c"') == [["q", 'a"b\\c']]
 

@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     def run_line(line: str) -> bool:
         """Run one line's commands; False: stop reading lines."""
         nonlocal status
+        if interactive:
+            status = errors.OK  # the shell's exit status is that of its last line
         try:
             parts = grammar.split_commands(line)
         except UsageError as e:
