@@ -152,3 +152,13 @@ def test_help_lists_exactly_what_each_mode_accepts() -> None:
                 )
     assert "ring-size" in MEMIF_HELP and "ring-size" not in CONFIG_HELP
     assert "commit" not in EXEC_HELP and "configure" in EXEC_HELP
+
+
+def test_help_command() -> None:
+    for mode in (EXEC, CONFIG, MEMIF):
+        assert parse("help", mode) == Command("help")
+        assert parse("?", mode) == Command("help")
+    from tools.memifctl.grammar import help_lines
+
+    text = help_lines("", MEMIF)
+    assert "  ring-size        <8-32> ring size as log2 of entries" in text.splitlines()

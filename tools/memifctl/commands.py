@@ -16,7 +16,7 @@ from typing import Any
 from lxml import etree
 from ncclient.operations.rpc import RPCError
 
-from tools.memifctl import show, yang_json
+from tools.memifctl import grammar, show, yang_json
 from tools.memifctl.grammar import CONFIG, EXEC, MEMIF, Command
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -63,7 +63,9 @@ class Session:
         a = cmd.args
         if cmd.edits and self.mode == EXEC:
             self.mode = CONFIG  # a script may leave out `configure`
-        if cmd.action == "configure":
+        if cmd.action == "help":
+            return grammar.help_lines("", self.mode)
+        elif cmd.action == "configure":
             self.mode = CONFIG
         elif cmd.action == "end":
             self.mode, self.memif = EXEC, None

@@ -12,7 +12,8 @@ Modes and what each accepts:
                 (and everything config mode accepts) | end | exit
 show: show interface memif [detail|counters] | show configuration candidate|running
 
-`exit` goes up one level (at exec it leaves memifctl), `end` goes back to exec.
+`exit` goes up one level (at exec it leaves memifctl), `end` goes back to exec,
+`help` (or `?`) lists what the current mode accepts.
 Values are shell-quoted words: `secret "abc def"`, `filename '/tmp/a b.sock'`.
 """
 
@@ -38,6 +39,7 @@ EXEC_HELP = {
     "configure": "configure [terminal]: enter configuration mode",
     "show": SHOW_HELP,
     "monitor": "print link events as they happen",
+    "help": "list the commands of this mode (also '?')",
     "exit": "leave memifctl",
 }
 CONFIG_HELP = {
@@ -46,6 +48,7 @@ CONFIG_HELP = {
     "commit": "commit this session's changes (lock, edit, commit, unlock)",
     "discard": "drop this session's uncommitted changes",
     "show": SHOW_HELP,
+    "help": EXEC_HELP["help"],
     "end": "back to exec mode",
     "exit": "back to exec mode",
 }
@@ -57,6 +60,7 @@ MEMIF_HELP = {
     "commit": CONFIG_HELP["commit"],
     "discard": CONFIG_HELP["discard"],
     "show": SHOW_HELP,
+    "help": EXEC_HELP["help"],
     "end": "back to exec mode",
     "exit": "back to config mode",
 }
@@ -146,6 +150,8 @@ def parse(line: str | list[str], mode: str = EXEC, implicit_config: bool = False
     if not words:
         return None
     head = words[0]
+    if head in ("help", "?") and len(words) == 1:
+        return Command("help")
     if head in ("exit", "quit") and len(words) == 1:
         return Command("exit")
     if head == "end" and len(words) == 1:
@@ -279,6 +285,14 @@ def _parse_memif(w: list[str]) -> Command | None:
             value = _uint(value, head, 8, 32)
         return Command("set-leaf", {head: value})
     return None
+
+
+def help_lines(line: str, mode: str) -> str:
+    """What may follow `line` in `mode`, one "word  help" per line (`?` and `help`)."""
+    options = completions(line, mode)
+    if not options:
+        return "  (no further words: press Enter)"
+    return "\n".join(f"  {w:<16} {h}" for w, h in options)
 
 
 def _tolerant_words(line: str) -> list[str]:

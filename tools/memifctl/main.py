@@ -6,8 +6,9 @@
   echo 'show interface memif' | memifctl   commands from standard input
 
 Configuration commands need 'configure' in the shell; a command line or a script
-may leave it out, and is one transaction: its edits are committed at its end
-(or at 'commit') under a candidate lock, or not at all.
+may leave it out. Edits stay in memifctl until 'commit' (or, for a command line or
+a script, its end), which is one transaction: lock the candidate, edit, commit,
+unlock; if the agent refuses, the candidate is left as it was found.
 
 Exit codes: 0 success, 1 the agent refused a command (rpc-error), 2 usage error,
 3 connection or authentication failure, 141 standard output was closed early.
@@ -59,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--password", default=os.environ.get("MEMIFCTL_PASSWORD", "admin"))
     ap.add_argument("--key", help="SSH private key file instead of a password")
     ap.add_argument("--timeout", type=float, default=10.0)
-    ap.add_argument("--json", action="store_true", help="JSON output for show and monitor")
+    ap.add_argument(
+        "--json",
+        action="store_true",
+        help="RFC 7951 JSON (via the YANG model) for show and monitor",
+    )
     ap.add_argument("--count", type=int, help="monitor: stop after this many events")
     ap.add_argument("command", nargs="*", help="command words; ';' separates commands")
     args = ap.parse_args(argv)

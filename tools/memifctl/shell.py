@@ -25,13 +25,6 @@ class GrammarCompleter(Completer):
             yield Completion(word, start_position=-len(partial), display_meta=help_text)
 
 
-def help_text(line: str, mode: str) -> str:
-    options = grammar.completions(line, mode)
-    if not options:
-        return "  (no further words: press Enter)"
-    return "\n".join(f"  {w:<16} {h}" for w, h in options)
-
-
 def loop(
     run_line: Callable[[str], bool], prompt: Callable[[], str], mode: Callable[[], str]
 ) -> None:
@@ -41,7 +34,7 @@ def loop(
     @kb.add("?")
     def _(event) -> None:
         buf = event.app.current_buffer
-        text = help_text(buf.document.text_before_cursor, mode())
+        text = grammar.help_lines(buf.document.text_before_cursor, mode())
         from prompt_toolkit.application import run_in_terminal
 
         run_in_terminal(lambda: print(text))
