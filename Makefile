@@ -7,13 +7,14 @@ PIP := $(VENV)/bin/pip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # dpdk-testpmd (in dpdk-dev) + net_memif is the third-party memif peer of the tests;
-# clang + libclang-rt give ASan and libFuzzer builds of the C extension.
+# clang + libclang-rt give ASan and libFuzzer builds of the C extension;
+# systemd gives systemd-analyze, which checks the service unit.
 APT_PKGS := build-essential pkg-config python3-dev python3-venv \
 	libyang2-dev libyang2-tools dpdk dpdk-dev librte-net-memif23 \
-	clang libclang-rt-14-dev openssh-client
+	clang libclang-rt-14-dev openssh-client systemd
 C_SRC := $(wildcard dataplane/src/*.c dataplane/src/*.h)
 
-.PHONY: all deps build run test lint bench fuzz clean
+.PHONY: all deps build run test lint bench fuzz clean install
 
 all: build
 
@@ -58,6 +59,30 @@ fuzz: .stamp-apt
 		dataplane/src/ring.c -o build/fuzz/fuzz_ctrl
 	cp tests/fuzz_corpus/* build/fuzz/corpus/
 	build/fuzz/fuzz_ctrl -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus
+
+# The agent as a system service: its own venv under APPDIR, commands in BINDIR, the
+# systemd unit and an example /etc/memif-agent/agent.toml (never overwritten).
+# DESTDIR stages the files (the venv's scripts then name the staged paths).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+APPDIR ?= $(PREFIX)/lib/memif-agent
+UNITDIR ?= /etc/systemd/system
+CONFDIR ?= /etc/memif-agent
+SYSTEMCTL ?= systemctl
+install: .stamp-apt
+	install -d $(DESTDIR)$(APPDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)
+	install -d -m 0755 $(DESTDIR)$(CONFDIR)
+	[ -x $(DESTDIR)$(APPDIR)/venv/bin/python ] || $(PYTHON) -m venv $(DESTDIR)$(APPDIR)/venv
+	$(DESTDIR)$(APPDIR)/venv/bin/pip install -q --disable-pip-version-check .
+	ln -sf $(APPDIR)/venv/bin/memif-agent $(DESTDIR)$(BINDIR)/memif-agent
+	ln -sf $(APPDIR)/venv/bin/memifctl $(DESTDIR)$(BINDIR)/memifctl
+	sed 's|@BINDIR@|$(BINDIR)|g' tools/systemd/memif-agent.service \
+		> $(DESTDIR)$(UNITDIR)/memif-agent.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/memif-agent.service
+	[ -e $(DESTDIR)$(CONFDIR)/agent.toml ] || \
+		install -m 0644 tools/systemd/agent.toml $(DESTDIR)$(CONFDIR)/agent.toml
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then $(SYSTEMCTL) daemon-reload; \
+		echo "installed: systemctl enable --now memif-agent"; fi
 
 clean:
 	rm -rf build *.egg-info dataplane/*.so .stamp-apt $(VENV)

@@ -10,6 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
+from agent import config_file, service
+
 log = logging.getLogger("memif-agent")
 
 DEFAULT_SOCKET0 = "/run/vpp/memif.sock"
@@ -179,11 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read a password from stdin, print its hash for the users file, exit",
     )
+    config_file.add_arguments(p)
+    service.add_arguments(p)
     return p
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    opts = build_parser().parse_args(argv)
+    """Options from the command line over the configuration file. Raises ConfigError."""
+    opts = config_file.parse_args(build_parser(), argv)
     if opts.state_dir is None:
         opts.state_dir = default_state_dir()
     opts.state_dir = opts.state_dir.expanduser().resolve()
@@ -258,14 +263,24 @@ async def serve(opts: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    service.handle_sighup(loop, server.users)
+    # Listeners and dataplane are up: a Type=notify unit becomes active now.
+    service.ready(f"listening on {addrs[0][0]}:{addrs[0][1]}")
     await stop.wait()
+    service.stopping()
     log.info("shutting down")
     acceptor.close()
     await server.shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:
-    opts = parse_args(argv)
+    try:
+        opts = parse_args(argv)
+    except config_file.ConfigError as e:
+        print(f"memif-agent: {e}", file=sys.stderr)
+        return 2
+    if opts.check_config:
+        return config_file.check(opts)
     if opts.hash_password:
         from agent.users import hash_password
 
@@ -280,11 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(hash_password(password))
         return 0
-    logging.basicConfig(
-        level=opts.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    service.configure_logging(opts)
     # asyncssh logs every channel open/close at info; that is debug detail here.
     logging.getLogger("asyncssh").setLevel(
         logging.DEBUG if opts.log_level == "debug" else logging.WARNING

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import libyang
 
-YANG_DIR = Path(__file__).resolve().parent.parent / "yang"
+# The source tree's yang/, or where a non-editable install puts it (pyproject data-files).
+_SOURCE_YANG_DIR = Path(__file__).resolve().parent.parent / "yang"
+YANG_DIR = (
+    _SOURCE_YANG_DIR
+    if _SOURCE_YANG_DIR.is_dir()
+    else Path(sys.prefix) / "share" / "memif-agent" / "yang"
+)
 MEMIF_MODULE = "memif-agent"
 MEMIF_NS = "urn:memif-agent:yang:memif-agent"
 

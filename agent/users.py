@@ -141,10 +141,12 @@ class UserDB:
         self._users: dict[str, User] = {}
         self.reload()
 
-    def reload(self) -> None:
+    def reload(self, force: bool = False) -> None:
+        """Re-read the file if it changed (or, with `force`, in any case: a file
+        replaced within one time-stamp tick keeps its size and mtime)."""
         st = self.path.stat()
         stamp = (st.st_mtime_ns, st.st_size)
-        if stamp == self._stamp:
+        if stamp == self._stamp and not force:
             return
         if st.st_mode & 0o077:
             log.warning(

@@ -6,6 +6,7 @@ OK = 0
 REFUSED = 1  # the agent answered with an <rpc-error>
 USAGE = 2  # the command line or a command was not understood
 CONNECTION = 3  # could not connect or authenticate
+BROKEN_PIPE = 141  # stdout closed by the reader: 128 + SIGPIPE, as a shell reports it
 
 
 class UsageError(Exception):

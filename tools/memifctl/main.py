@@ -5,8 +5,13 @@
   memifctl 'interface memif socket 23 interface 100; role server; enable; exit; commit'
   echo 'show interface memif' | memifctl   commands from standard input
 
+Configuration commands need 'configure' in the shell; a command line or a script
+may leave it out. Edits stay in memifctl until 'commit' (or, for a command line or
+a script, its end), which is one transaction: lock the candidate, edit, commit,
+unlock; if the agent refuses, the candidate is left as it was found.
+
 Exit codes: 0 success, 1 the agent refused a command (rpc-error), 2 usage error,
-3 connection or authentication failure.
+3 connection or authentication failure, 141 standard output was closed early.
 """
 
 from __future__ import annotations
@@ -55,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--password", default=os.environ.get("MEMIFCTL_PASSWORD", "admin"))
     ap.add_argument("--key", help="SSH private key file instead of a password")
     ap.add_argument("--timeout", type=float, default=10.0)
-    ap.add_argument("--json", action="store_true", help="JSON output for show and monitor")
+    ap.add_argument(
+        "--json",
+        action="store_true",
+        help="RFC 7951 JSON (via the YANG model) for show and monitor",
+    )
     ap.add_argument("--count", type=int, help="monitor: stop after this many events")
     ap.add_argument("command", nargs="*", help="command words; ';' separates commands")
     args = ap.parse_args(argv)
@@ -69,19 +78,29 @@ def main(argv: list[str] | None = None) -> int:
         return errors.CONNECTION
 
     from tools.memifctl import grammar
-    from tools.memifctl.commands import Session
+    from tools.memifctl.commands import LockHeld, Session
 
     sess = Session(m, as_json=args.json)
     status = errors.OK
+    interactive = not args.command and sys.stdin.isatty()
 
     def run_line(line: str) -> bool:
+        """Run one line's commands; False: stop reading lines."""
         nonlocal status
-        for part in line.split(";"):
+        if interactive:
+            status = errors.OK  # the shell's exit status is that of its last line
+        try:
+            parts = grammar.split_commands(line)
+        except UsageError as e:
+            print(f"error: {e}", file=sys.stderr)
+            status = errors.USAGE
+            return interactive
+        for words in parts:
             try:
-                cmd = grammar.parse(part, in_memif=sess.memif is not None)
+                cmd = grammar.parse(words, sess.mode, implicit_config=not interactive)
                 if cmd is None:
                     continue
-                if cmd.action == "exit":
+                if cmd.action == "exit" and sess.mode == grammar.EXEC:
                     return False
                 if cmd.action == "monitor":
                     from tools.memifctl import monitor
@@ -90,31 +109,55 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 out = sess.run(cmd)
                 if out:
-                    print(out)
+                    print(out, flush=True)
             except UsageError as e:
                 print(f"error: {e}", file=sys.stderr)
                 status = errors.USAGE
                 return interactive
-            except RPCError as e:
-                print(errors.rpc_error_line(e), file=sys.stderr)
+            except (RPCError, LockHeld) as e:
+                print(
+                    str(e) if isinstance(e, LockHeld) else errors.rpc_error_line(e), file=sys.stderr
+                )
+                if interactive and sess.pending:
+                    print(
+                        "(the candidate is unchanged; this session's changes are kept:"
+                        " fix them, or 'discard')",
+                        file=sys.stderr,
+                    )
                 status = errors.REFUSED
                 return interactive
         return True
 
-    interactive = not args.command and sys.stdin.isatty()
     try:
         if args.command:
             run_line(" ".join(args.command))
         elif interactive:
             from tools.memifctl import shell
 
-            shell.loop(run_line, lambda: sess.prompt, lambda: sess.memif is not None)
+            shell.loop(run_line, lambda: sess.prompt, lambda: sess.mode)
         else:
             for line in sys.stdin:
                 if not run_line(line) or status != errors.OK:
                     break
+        if interactive and sess.pending:
+            print(f"{len(sess.pending)} uncommitted change(s) dropped", file=sys.stderr)
+        elif status == errors.OK and sess.pending:
+            # A command line or a script is one transaction, `commit` implied.
+            try:
+                sess.commit()
+            except (RPCError, LockHeld) as e:
+                print(
+                    str(e) if isinstance(e, LockHeld) else errors.rpc_error_line(e), file=sys.stderr
+                )
+                status = errors.REFUSED
     except KeyboardInterrupt:
         pass
+    except BrokenPipeError:
+        # The reader went away (`memifctl ... | head -1`): end quietly with the
+        # status a shell reports for a tool killed by SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is silent
+        status = errors.BROKEN_PIPE
     finally:
         try:
             m.close_session()

@@ -8,6 +8,8 @@ from typing import Any
 
 from lxml import etree
 
+from tools.memifctl import yang_json
+
 NS = "urn:memif-agent:yang:memif-agent"
 
 
@@ -25,7 +27,7 @@ def run(manager: Any, as_json: bool, count: int | None = None) -> None:
         fields = {etree.QName(c).localname: c.text or "" for c in body}
         when = ev.findtext("{urn:ietf:params:xml:ns:netconf:notification:1.0}eventTime") or ""
         if as_json:
-            print(json.dumps({"time": when, **fields}), flush=True)
+            print(json.dumps(yang_json.notification(n.notification_xml)), flush=True)
         else:
             reason = f" ({fields['reason']})" if fields.get("reason") else ""
             print(

@@ -13,27 +13,20 @@ from tools.memifctl import grammar
 
 
 class GrammarCompleter(Completer):
-    def __init__(self, in_memif: Callable[[], bool]) -> None:
-        self.in_memif = in_memif
+    def __init__(self, mode: Callable[[], str]) -> None:
+        self.mode = mode
 
     def get_completions(self, document: Document, complete_event) -> Iterable[Completion]:
         line = document.text_before_cursor
         partial = "" if not line or line.endswith(" ") else line.split()[-1]
-        for word, help_text in grammar.completions(line, self.in_memif()):
+        for word, help_text in grammar.completions(line, self.mode()):
             if word.startswith("<"):
                 continue  # a placeholder is help, not something to insert
             yield Completion(word, start_position=-len(partial), display_meta=help_text)
 
 
-def help_text(line: str, in_memif: bool) -> str:
-    options = grammar.completions(line, in_memif)
-    if not options:
-        return "  (no further words: press Enter)"
-    return "\n".join(f"  {w:<16} {h}" for w, h in options)
-
-
 def loop(
-    run_line: Callable[[str], bool], prompt: Callable[[], str], in_memif: Callable[[], bool]
+    run_line: Callable[[str], bool], prompt: Callable[[], str], mode: Callable[[], str]
 ) -> None:
     """Read lines until exit/EOF; run_line returns False to stop."""
     kb = KeyBindings()
@@ -41,13 +34,13 @@ def loop(
     @kb.add("?")
     def _(event) -> None:
         buf = event.app.current_buffer
-        text = help_text(buf.document.text_before_cursor, in_memif())
+        text = grammar.help_lines(buf.document.text_before_cursor, mode())
         from prompt_toolkit.application import run_in_terminal
 
         run_in_terminal(lambda: print(text))
 
     session: PromptSession = PromptSession(
-        completer=GrammarCompleter(in_memif), key_bindings=kb, complete_while_typing=False
+        completer=GrammarCompleter(mode), key_bindings=kb, complete_while_typing=False
     )
     while True:
         try:

@@ -8,7 +8,9 @@ from lxml import etree
 
 NS = "urn:memif-agent:yang:memif-agent"
 Q = f"{{{NS}}}"
-ROLE_WORD = {"server": "server", "client": "client"}
+# The model's defaults, for a <get> that leaves defaults out.
+DEFAULT_RING_LOG2 = 10
+DEFAULT_BUFFER_SIZE = "2048"
 
 
 def _leaves(el: etree._Element | None) -> dict[str, Any]:
@@ -43,46 +45,58 @@ def model(data: etree._Element) -> dict[str, list[dict[str, Any]]]:
     return {"sockets": sockets, "interfaces": interfaces}
 
 
-def _ring_entries(i: dict[str, Any]) -> str:
+def _in_use(i: dict[str, Any], leaf: str) -> str:
+    """A size as negotiated with the peer; TNSR shows 0 while the link is down."""
     st = i.get("state", {})
-    if st.get("ring-size"):
-        return st["ring-size"]  # negotiated with the peer
-    return str(1 << int(i.get("ring-size", 10)))
+    if st.get("link-status") != "up":
+        return "0"
+    return st.get(leaf) or "0"
+
+
+def _block(i: dict[str, Any]) -> list[str]:
+    st = i.get("state", {})
+    name = f"memif{i['socket-id']}/{i['id']}"
+    return [
+        f"{name}:",
+        f"    Socket id: {i['socket-id']}",
+        f"    Interface id: {i['id']}",
+        f"    Interface: {name}",
+        f"    Role: {i.get('role', 'server')}",
+        f"    Mode: {i.get('mode', 'ethernet')}",
+        f"    MAC address: {st.get('mac-address') or i.get('mac-address', '')}",
+        f"    Ring size: {_in_use(i, 'ring-size')}",
+        f"    Buffer size: {_in_use(i, 'buffer-size')}",
+        f"    Admin up: {'true' if i.get('enabled') == 'true' else 'false'}",
+        f"    Link up: {'true' if st.get('link-status') == 'up' else 'false'}",
+    ]
+
+
+def _socket_table(sockets: list[dict[str, Any]]) -> list[str]:
+    lines = ["Socket Id  Filename", "---------- " + "-" * 50]
+    for s in sockets:
+        lines.append(f"{s.get('id', ''):<10} {s.get('filename', '')}")
+    return lines
 
 
 def brief(m: dict[str, list[dict[str, Any]]]) -> str:
-    lines = ["Socket Id  Filename", "---------- " + "-" * 50]
-    for s in m["sockets"]:
-        lines.append(f"{s.get('id', ''):<10} {s.get('filename', '')}")
+    lines = _socket_table(m["sockets"])
     for i in m["interfaces"]:
-        st = i.get("state", {})
-        name = f"memif{i['socket-id']}/{i['id']}"
-        lines += [
-            "",
-            f"Socket id: {i['socket-id']}",
-            f"    Interface id: {i['id']}",
-            f"    Interface: {name}",
-            f"    Role: {i.get('role', 'server')}",
-            f"    Mode: {i.get('mode', 'ethernet')}",
-            f"    MAC address: {st.get('mac-address') or i.get('mac-address', '')}",
-            f"    Ring size: {_ring_entries(i)}",
-            f"    Buffer size: {st.get('buffer-size') or i.get('buffer-size', '2048')}",
-            f"    Admin up: {'true' if i.get('enabled') == 'true' else 'false'}",
-            f"    Link up: {'true' if st.get('link-status') == 'up' else 'false'}",
-        ]
+        lines += ["", *_block(i)]
     return "\n".join(lines)
 
 
 def detail(m: dict[str, list[dict[str, Any]]]) -> str:
-    out = [brief({"sockets": m["sockets"], "interfaces": []})]
+    lines = _socket_table(m["sockets"])
     for s in m["sockets"]:
         refused = s.get("state", {}).get("last-refusal")
         if refused:
-            out.append(f"Socket {s.get('id', '')} last refused: {refused}")
+            lines.append(f"Socket {s.get('id', '')} last refused: {refused}")
     for i in m["interfaces"]:
         st = i.get("state", {})
-        block = brief({"sockets": [], "interfaces": [i]}).split("\n", 2)[2]
-        extra = [
+        lines += ["", *_block(i)]
+        lines += [
+            f"    Configured ring size: {1 << int(i.get('ring-size', DEFAULT_RING_LOG2))}",
+            f"    Configured buffer size: {i.get('buffer-size', DEFAULT_BUFFER_SIZE)}",
             f"    Connection state: {st.get('connection-state', '')}",
             f"    Remote name: {st.get('remote-name', '')}",
             f"    Remote interface: {st.get('remote-interface-name', '')}",
@@ -92,14 +106,13 @@ def detail(m: dict[str, list[dict[str, Any]]]) -> str:
             f"  Regions: {st.get('regions', '')}",
         ]
         for q in st.get("queues", []):
-            extra.append(
+            lines.append(
                 f"      {q.get('direction', '')} queue {q.get('id', '')}:"
                 f" ring {q.get('ring-size', '')}"
                 f" head {q.get('head', '')} tail {q.get('tail', '')} packets {q.get('packets', '')}"
                 f" bytes {q.get('bytes', '')} interrupts {q.get('interrupts', '')}"
             )
-        out.append(block + "\n" + "\n".join(extra))
-    return "\n".join(out)
+    return "\n".join(lines)
 
 
 COUNTER_COLUMNS = (
