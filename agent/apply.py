@@ -158,6 +158,7 @@ def register(server: Any) -> None:
         on_restarted=lambda: None,
         heartbeat=getattr(opts, "dataplane_heartbeat", 0.2),
         timeout=getattr(opts, "dataplane_timeout", 1.0),
+        restart_delay=getattr(opts, "dataplane_restart_delay", 0.1),
     )
     applier.supervisor = sup
     server.dataplane = sup
@@ -166,14 +167,16 @@ def register(server: Any) -> None:
     from agent.state_interfaces import IF_NS, interfaces_state
     from agent.state_memif import memif_state
 
+    reader = StateReader(sup)
+
     async def memif() -> list[etree._Element]:
-        st = await _state(sup)
+        st = await reader.read()
         root = memif_state(st or {"sockets": [{"id": 0}], "interfaces": []}, socket0)
-        root.append(dataplane_state(sup))
+        root.append(dataplane_state(sup, reader.note))
         return [root]
 
     async def interfaces() -> list[etree._Element]:
-        return [interfaces_state(await _state(sup) or {})]
+        return [interfaces_state(await reader.read() or {})]
 
     server.add_state_provider(memif, tags=(f"{{{MEMIF_NS}}}memif",))
     server.add_state_provider(interfaces, tags=(f"{{{IF_NS}}}interfaces",))
@@ -181,24 +184,47 @@ def register(server: Any) -> None:
     server.add_shutdown_hook(sup.close)
 
 
-async def _state(sup: Any) -> dict | None:
-    """The dataplane's state, or None while no process runs (or it fails to answer)."""
-    if sup.status != "running" or sup.dp is None:
-        return None
-    try:
-        return await sup.dp.state()
-    except Exception as e:  # lost mid-call: the supervisor has it in hand
-        log.warning("dataplane state: %s", e)
-        return None
+class StateReader:
+    """Dataplane.state() for <get>, bounded in time: a <get> must answer within
+    a second even while the dataplane hangs and the heartbeat has yet to notice."""
+
+    def __init__(self, sup: Any, timeout: float = 0.5) -> None:
+        self.sup = sup
+        self.timeout = timeout
+        self.note = ""  # why the last read has no state, when the process runs
+        self._silent_until = 0.0
+
+    async def read(self) -> dict | None:
+        """The state, or None while no process runs or it does not answer."""
+        sup = self.sup
+        self.note = ""
+        if sup.status != "running" or sup.dp is None:
+            return None
+        now = asyncio.get_running_loop().time()
+        if now < self._silent_until:
+            # It just left a read unanswered: do not make this <get> wait too.
+            self.note = "not answering"
+            return None
+        try:
+            return await sup.dp.state(timeout=min(self.timeout, sup.timeout))
+        except TimeoutError:
+            self._silent_until = now + sup.timeout
+            self.note = f"no state within {min(self.timeout, sup.timeout):g} s"
+            return None
+        except Exception as e:  # lost mid-call: the supervisor has it in hand
+            log.warning("dataplane state: %s", e)
+            self.note = "" if sup.status != "running" else str(e)
+            return None
 
 
-def dataplane_state(sup: Any) -> etree._Element:
+def dataplane_state(sup: Any, note: str = "") -> etree._Element:
     el = etree.Element(Q + "dataplane-state")
-    status = "running" if sup.status == "running" else "unavailable"
+    status = "running" if sup.status == "running" and not note else "unavailable"
     etree.SubElement(el, Q + "status").text = status
-    if status != "running" and sup.reason:
-        etree.SubElement(el, Q + "reason").text = sup.reason
-    if sup.pid is not None and status == "running":
+    reason = note or (sup.reason if status != "running" else "")
+    if reason:
+        etree.SubElement(el, Q + "reason").text = reason
+    if sup.pid is not None and sup.status == "running":
         etree.SubElement(el, Q + "pid").text = str(sup.pid)
     etree.SubElement(el, Q + "restarts").text = str(sup.restarts)
     return el

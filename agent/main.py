@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         "this long is taken as hung, killed and restarted (default %(default)s s)",
     )
     p.add_argument(
+        "--dataplane-restart-delay",
+        type=float,
+        default=0.1,
+        help="seconds before the first restart of a lost dataplane process; doubles "
+        "on each loss in a row, up to 5 s (default %(default)s)",
+    )
+    p.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],

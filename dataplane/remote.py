@@ -66,8 +66,11 @@ class RemoteDataplane:
         on_lost: Callable[[str], None],
         app_name: str = "memif-agent",
         timeout: float = 1.0,
+        argv: list[str] | None = None,
     ) -> None:
         self.on_events = on_events
+        # The program to run; --fd, --parent and --app-name are appended.
+        self.argv = argv or [sys.executable, "-m", "dataplane.service"]
         self.on_lost = on_lost
         self.app_name = app_name
         self.timeout = timeout
@@ -93,9 +96,7 @@ class RemoteDataplane:
         try:
             self.proc = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "dataplane.service",
+                    *self.argv,
                     "--fd",
                     str(theirs.fileno()),
                     "--parent",
@@ -126,8 +127,12 @@ class RemoteDataplane:
         *args: Any,
         timeout: float | None = None,
         check_result: Callable[[Any], Any] = check.clean,
+        hang_is_fatal: bool = True,
         **kwargs: Any,
     ) -> Any:
+        """The call's checked result. A call unanswered within `timeout` (default
+        the process's) takes the process as hung and kills it, unless
+        `hang_is_fatal` is False: then only this call fails, with TimeoutError."""
         if self.lost is not None:
             raise DataplaneLost(self.lost)
         assert self._loop is not None
@@ -142,6 +147,8 @@ class RemoteDataplane:
         try:
             kind, value = await asyncio.wait_for(asyncio.shield(fut), limit)
         except TimeoutError:
+            if not hang_is_fatal:
+                raise
             self.kill(f"hung: no reply to {method} within {limit:g} s")
             raise DataplaneLost(self.lost or "hung") from None
         finally:
@@ -172,8 +179,12 @@ class RemoteDataplane:
     async def set_xconnect(self, a: tuple[int, int], b: tuple[int, int] | None) -> None:
         await self.call("set_xconnect", list(a), list(b) if b else None, check_result=check.none)
 
-    async def state(self) -> dict:
-        return await self.call("state", check_result=check.state)
+    async def state(self, timeout: float | None = None) -> dict:
+        """Raises TimeoutError (and leaves hang detection to the heartbeat) when
+        the process does not answer within `timeout`."""
+        return await self.call(
+            "state", timeout=timeout, check_result=check.state, hang_is_fatal=False
+        )
 
     async def interface_state(self, socket_id: int, if_id: int) -> dict:
         return await self.call("interface_state", socket_id, if_id, check_result=check.interface)
@@ -206,6 +217,7 @@ class RemoteDataplane:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        self._close_pidfd()
 
     def _give_up(self, reason: str) -> None:
         if self.lost is not None:
@@ -233,11 +245,6 @@ class RemoteDataplane:
                 loop.remove_writer(self._sock.fileno())
             self._sock.close()
             self._sock = None
-        if self._pidfd >= 0:
-            if loop is not None:
-                loop.remove_reader(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = -1
         err = DataplaneLost(self.lost or "closed")
         for fut in self._pending.values():
             if not fut.done():
@@ -246,11 +253,21 @@ class RemoteDataplane:
         self._pending.clear()
 
     def _exited(self) -> None:
+        """The pidfd is readable: the process has exited. Reaped here whether or
+        not it was already given up on (a killed one must not stay a zombie)."""
         assert self.proc is not None
         rc = self.proc.poll()
-        if rc is None:  # pidfd readable means exited; poll lost a race with nothing
+        if rc is None:  # readable pidfd: exited, so this wait does not block
             rc = self.proc.wait()
+        self._close_pidfd()
         self._give_up(exit_reason(rc))
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd >= 0:
+            if self._loop is not None:
+                self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = -1
 
     # -- I/O ---------------------------------------------------------------------------------
 

@@ -3,9 +3,10 @@
 A heartbeat (a ping through the Dataplane's lock every `heartbeat` seconds,
 answered within `timeout`) finds a hung process; a pidfd finds one that
 exited. A lost process is SIGKILLed if still there, `on_lost(reason)` runs,
-and a new one is started after a back-off (0.1 s doubling to 5 s, reset once
-a process has lived 10 s). `setup(dp, restarted)` prepares each new process
-before it is declared running: a setup that fails counts as another loss.
+and a new one is started after a back-off (`restart_delay`, 0.1 s by default,
+doubling to 5 s; back to `restart_delay` once a process has lived 10 s).
+`setup(dp, restarted)` prepares each new process before it is declared
+running: a setup that fails counts as another loss.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Supervisor:
         heartbeat: float = 0.2,
         timeout: float = 1.0,
         app_name: str = "memif-agent",
+        restart_delay: float = BACKOFF_FIRST,
+        argv: list[str] | None = None,
     ) -> None:
         self.setup = setup
         self.on_events = on_events
@@ -55,7 +58,9 @@ class Supervisor:
         self.dp: RemoteDataplane | None = None
         self._started: asyncio.Future | None = None
         self._tasks: set[asyncio.Task] = set()
-        self._backoff = BACKOFF_FIRST
+        self.restart_delay = restart_delay
+        self.argv = argv
+        self._backoff = restart_delay
         self._since = 0.0
         self._closing = False
 
@@ -101,7 +106,7 @@ class Supervisor:
 
     async def _spawn(self, restarted: bool) -> None:
         self.status = "starting"
-        dp = RemoteDataplane(self._events, self._lost, self.app_name, self.timeout)
+        dp = RemoteDataplane(self._events, self._lost, self.app_name, self.timeout, self.argv)
         self.dp = dp
         dp.start()
         try:
@@ -131,12 +136,12 @@ class Supervisor:
         if was_running:
             self.on_lost(reason)
         if asyncio.get_running_loop().time() - self._since > STABLE_AFTER:
-            self._backoff = BACKOFF_FIRST
+            self._backoff = self.restart_delay
         self._run(self._restart())
 
     async def _restart(self) -> None:
         delay = self._backoff
-        self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+        self._backoff = min(max(self._backoff * 2, BACKOFF_FIRST), BACKOFF_MAX)
         log.warning("dataplane lost (%s): restarting in %.1f s", self.reason, delay)
         await asyncio.sleep(delay)
         if self._closing or self.status == "running":
