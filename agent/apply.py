@@ -1,41 +1,140 @@
-"""Feature module joining commits to the dataplane (issue 5).
+"""Feature module joining commits to the dataplane (issue 5), which runs in
+its own supervised process (dataplane.supervisor, issue 11).
 
-register() creates the Dataplane (unless --no-dataplane), adds socket 0 at its
---socket0 path, sets server.applier, adds the <get> state providers and turns
-dataplane link events into link-state-change notifications.
+register() sets up the Supervisor (unless --no-dataplane) and server.applier,
+adds the <get> state providers and turns dataplane link events into
+link-state-change notifications. Each new dataplane process gets socket 0 at
+its --socket0 path; a restarted one also gets running re-applied. While no
+process runs, a commit fails with operation-failed and changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from agent.apply_txn import Transaction
+from agent.errors import RpcError
 from agent.mac import MacStore
 from agent.memif_config import MemifConfig
 from agent.params import parse_uint
 from agent.schema import MEMIF_NS
+from agent.state_memif import xml_text
 
 log = logging.getLogger(__name__)
+Q = f"{{{MEMIF_NS}}}"
 
 
 class Applier:
-    """server.applier: apply(old, new) moves the dataplane from what it runs to `new`."""
+    """server.applier: apply(target) moves the dataplane from what it runs to `target`."""
 
-    def __init__(self, dp: Any, macs: MacStore, socket_files: dict | None = None) -> None:
-        self.dp = dp
-        self.txn = Transaction(dp, macs, socket_files)
+    def __init__(
+        self,
+        supervisor: Any,
+        macs: MacStore,
+        socket0: str,
+        socket_files: dict | None = None,
+        running: Callable[[], MemifConfig] | None = None,
+    ) -> None:
+        from dataplane.remote import DataplaneLost
+        from dataplane.supervisor import Unavailable
+
+        self.supervisor = supervisor
+        self.macs = macs
+        self.socket0 = socket0
+        self.socket_files = socket_files or {}
+        self.running = running
+        self._gone = (DataplaneLost, Unavailable)
         # What the dataplane runs now; the source of each diff, so a failed or
         # partial earlier apply cannot leave the agent believing otherwise.
         self.applied = MemifConfig()
+        # One transaction at a time: a commit and the re-apply after a restart
+        # must not interleave their steps.
+        self._lock = asyncio.Lock()
 
     async def apply(self, target: MemifConfig) -> None:
-        self.txn.run(self.applied, target)
-        self.applied = target
+        async with self._lock:
+            try:
+                dp = await self.supervisor.available()
+            except self._gone as e:
+                raise RpcError(
+                    "operation-failed", str(e), app_tag="dataplane-unavailable"
+                ) from None
+            await self._run(dp, self.applied, target)
+            self.applied = target
+
+    async def setup(self, dp: Any, restarted: bool) -> None:
+        """Prepares a new dataplane process (Supervisor's setup)."""
+        await dp.add_socket(0, self.socket0, **self.socket_files)
+        self.applied = MemifConfig()
+        if restarted and self.running is not None:
+            async with self._lock:
+                target = self.running()
+                try:
+                    await self._run(dp, MemifConfig(), target)
+                except RpcError as e:
+                    if dp.lost is not None:
+                        raise
+                    log.error("running could not be re-applied after a restart: %s", e)
+                    return
+                self.applied = target
+
+    async def _run(self, dp: Any, old: MemifConfig, new: MemifConfig) -> None:
+        await Transaction(dp, self.macs, self.socket_files, self._gone).run(old, new)
+
+
+class Links:
+    """Link-state-change notifications from dataplane events, and for the links
+    a lost dataplane process took down and a restarted one brought back."""
+
+    def __init__(self, notify: Callable[[etree._Element], None]) -> None:
+        self.notify = notify
+        self.up: dict[tuple[int, int], str] = {}  # key -> name, links up now
+        self.restoring: set[tuple[int, int]] = set()
+
+    def events(self, events: list[dict]) -> None:
+        for ev in events:
+            kind = ev.get("type")
+            if kind == "log":
+                log.warning("dataplane: %s", xml_text(str(ev.get("message", ev))))
+                continue
+            if kind != "link":
+                continue
+            key = (ev["socket_id"], ev["id"])
+            name = ev.get("name") or f"memif{key[0]}/{key[1]}"
+            reason = ev.get("reason") or ""
+            if ev["up"]:
+                self.up[key] = name
+                if key in self.restoring:
+                    self.restoring.discard(key)
+                    reason = "dataplane restarted"
+            else:
+                self.up.pop(key, None)
+            self.send(key, name, bool(ev["up"]), reason)
+
+    def lost(self, why: str) -> None:
+        self.restoring = set(self.up)
+        for key, name in sorted(self.up.items()):
+            self.send(key, name, False, f"dataplane lost: {why}")
+        self.up.clear()
+
+    def send(self, key: tuple[int, int], name: str, up: bool, reason: str) -> None:
+        n = etree.Element(Q + "link-state-change", nsmap={None: MEMIF_NS})
+        for leaf, value in (
+            ("name", name),
+            ("socket-id", key[0]),
+            ("id", key[1]),
+            ("link-status", "up" if up else "down"),
+            ("reason", reason),
+        ):
+            etree.SubElement(n, Q + leaf).text = str(value)
+        log.info("%s link %s %s", name, "up" if up else "down", reason)
+        self.notify(n)
 
 
 def register(server: Any) -> None:
@@ -43,40 +142,93 @@ def register(server: Any) -> None:
     if getattr(opts, "no_dataplane", False):
         return
     try:
-        from dataplane import Dataplane
+        from dataplane.supervisor import Supervisor
     except ImportError as e:
         log.error("memif dataplane not available (%s): serving NETCONF without it", e)
         return
-    dp = Dataplane(app_name="memif-agent")
     socket0 = getattr(opts, "socket0", None) or "/run/vpp/memif.sock"
     files = socket_file_options(opts)
-    dp.add_socket(0, socket0, **files)
-    server.dataplane = dp
-    server.applier = Applier(dp, MacStore(Path(opts.state_dir) / "macs.json"), files)
+    ds = getattr(server, "datastores", None)
+    running = (lambda: ds.typed.get(ds.running)) if ds is not None else None
+    applier = Applier(None, MacStore(Path(opts.state_dir) / "macs.json"), socket0, files, running)
+    links = Links(server.notify)
+    sup = Supervisor(
+        setup=applier.setup,
+        on_events=links.events,
+        on_lost=links.lost,
+        on_restarted=lambda: None,
+        heartbeat=getattr(opts, "dataplane_heartbeat", 0.2),
+        timeout=getattr(opts, "dataplane_timeout", 1.0),
+        restart_delay=getattr(opts, "dataplane_restart_delay", 0.1),
+    )
+    applier.supervisor = sup
+    server.dataplane = sup
+    server.applier = applier
 
     from agent.state_interfaces import IF_NS, interfaces_state
     from agent.state_memif import memif_state
 
-    server.add_state_provider(
-        lambda: [memif_state(dp.state(), socket0)], tags=(f"{{{MEMIF_NS}}}memif",)
-    )
-    server.add_state_provider(
-        lambda: [interfaces_state(dp.state())], tags=(f"{{{IF_NS}}}interfaces",)
-    )
+    reader = StateReader(sup)
 
-    async def watch_events() -> None:
-        loop = asyncio.get_running_loop()
-        loop.add_reader(dp.fileno(), lambda: _forward_events(server, dp))
+    async def memif() -> list[etree._Element]:
+        st = await reader.read()
+        root = memif_state(st or {"sockets": [{"id": 0}], "interfaces": []}, socket0)
+        root.append(dataplane_state(sup, reader.note))
+        return [root]
 
-    async def close() -> None:
+    async def interfaces() -> list[etree._Element]:
+        return [interfaces_state(await reader.read() or {})]
+
+    server.add_state_provider(memif, tags=(f"{{{MEMIF_NS}}}memif",))
+    server.add_state_provider(interfaces, tags=(f"{{{IF_NS}}}interfaces",))
+    server.add_startup_hook(sup.start)
+    server.add_shutdown_hook(sup.close)
+
+
+class StateReader:
+    """Dataplane.state() for <get>, bounded in time: a <get> must answer within
+    a second even while the dataplane hangs and the heartbeat has yet to notice."""
+
+    def __init__(self, sup: Any, timeout: float = 0.5) -> None:
+        self.sup = sup
+        self.timeout = timeout
+        self.note = ""  # why the last read has no state, when the process runs
+        self._silent_until = 0.0
+
+    async def read(self) -> dict | None:
+        """The state, or None while no process runs or it does not answer."""
+        sup = self.sup
+        self.note = ""
+        if sup.status != "running" or sup.dp is None:
+            return None
+        now = asyncio.get_running_loop().time()
+        if now < self._silent_until:
+            # It just left a read unanswered: do not make this <get> wait too.
+            self.note = "not answering"
+            return None
         try:
-            asyncio.get_running_loop().remove_reader(dp.fileno())
-        except Exception:
-            pass
-        dp.close()
+            return await sup.dp.state(timeout=min(self.timeout, sup.timeout))
+        except TimeoutError:
+            self._silent_until = now + sup.timeout
+            self.note = f"no state within {min(self.timeout, sup.timeout):g} s"
+            return None
+        except Exception as e:  # lost mid-call: the supervisor has it in hand
+            log.warning("dataplane state: %s", e)
+            self.note = "" if sup.status != "running" else str(e)
+            return None
 
-    server.add_startup_hook(watch_events)
-    server.add_shutdown_hook(close)
+
+def dataplane_state(sup: Any, note: str = "") -> etree._Element:
+    el = etree.Element(Q + "dataplane-state")
+    status = "running" if sup.status == "running" and not note else "unavailable"
+    etree.SubElement(el, Q + "status").text = status
+    reason = note or (sup.reason if status != "running" else "")
+    if reason:
+        etree.SubElement(el, Q + "reason").text = reason
+    if sup.pid is not None and sup.status == "running":
+        etree.SubElement(el, Q + "pid").text = str(sup.pid)
+    etree.SubElement(el, Q + "restarts").text = str(sup.restarts)
+    return el
 
 
 def socket_file_options(opts: Any) -> dict[str, int]:
@@ -96,31 +248,3 @@ def socket_file_options(opts: Any) -> dict[str, int]:
         gid = parse_uint(str(group), 0, 4294967294)
         out["group"] = gid if gid is not None else grp.getgrnam(group).gr_gid
     return out
-
-
-def _forward_events(server: Any, dp: Any) -> None:
-    from agent.state_memif import xml_text
-
-    for ev in dp.events():
-        if ev.get("type") == "log":
-            # What the dataplane saw a peer do wrong (e.g. a ring overrun), once per link.
-            log.warning("dataplane: %s", xml_text(ev.get("message") or ""))
-            continue
-        if ev.get("type") != "link":
-            continue
-        n = etree.Element(f"{{{MEMIF_NS}}}link-state-change", nsmap={None: MEMIF_NS})
-        for leaf, value in (
-            ("name", ev.get("name") or f"memif{ev['socket_id']}/{ev['id']}"),
-            ("socket-id", ev["socket_id"]),
-            ("id", ev["id"]),
-            ("link-status", "up" if ev.get("up") else "down"),
-            ("reason", xml_text(ev.get("reason") or "")),
-        ):
-            etree.SubElement(n, f"{{{MEMIF_NS}}}{leaf}").text = str(value)
-        log.info(
-            "%s link %s %s",
-            ev.get("name"),
-            "up" if ev.get("up") else "down",
-            xml_text(ev.get("reason") or ""),
-        )
-        server.notify(n)

@@ -1,6 +1,10 @@
 """Runs plan steps against the dataplane as one transaction: on the first
 failure every step already done is undone in reverse, and the commit gets an
-<rpc-error> naming the interface and the reason."""
+<rpc-error> naming the interface and the reason.
+
+`dp` has the Dataplane's control calls as coroutines (dataplane.remote's
+RemoteDataplane): each step awaits its reply, so a commit never blocks the
+event loop."""
 
 from __future__ import annotations
 
@@ -16,28 +20,38 @@ log = logging.getLogger(__name__)
 
 
 class Transaction:
-    def __init__(self, dp: Any, macs: MacStore, socket_files: dict | None = None) -> None:
+    def __init__(
+        self,
+        dp: Any,
+        macs: MacStore,
+        socket_files: dict | None = None,
+        gone: tuple[type[BaseException], ...] = (),
+    ) -> None:
         self.dp = dp
         self.macs = macs
+        # Errors meaning the dataplane itself is gone: nothing left to undo in it.
+        self.gone = gone
         # owner/group/perm for every socket file (agent options)
         self.socket_files = socket_files or {}
 
-    def run(self, old: MemifConfig, new: MemifConfig) -> None:
+    async def run(self, old: MemifConfig, new: MemifConfig) -> None:
         try:
-            self._run(old, new)
+            await self._run(old, new)
         finally:
             self.macs.save()
 
-    def _run(self, old: MemifConfig, new: MemifConfig) -> None:
+    async def _run(self, old: MemifConfig, new: MemifConfig) -> None:
         done: list[Step] = []
         for step in plan(old, new):
             try:
-                self._do(step, old)
+                await self._do(step, old)
             except Exception as e:  # MemifError, OSError: all undo the same way
                 log.warning("apply failed at %s (%s): undoing %d steps", step.name, e, len(done))
-                for prev in reversed(done):
+                for prev in reversed(done if not isinstance(e, self.gone) else ()):
                     try:
-                        self._undo(prev, old)
+                        await self._undo(prev, old)
+                    except self.gone:
+                        break
                     except Exception:
                         log.exception("undo of %s failed", prev.name)
                 path = (
@@ -52,7 +66,7 @@ class Transaction:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _add_interface(self, itf: Interface) -> None:
+    async def _add_interface(self, itf: Interface) -> None:
         mac = itf.mac_address
         if mac is None and itf.mode == "ethernet":
             mac = self.macs.get(itf.socket_id, itf.id)
@@ -67,41 +81,43 @@ class Transaction:
         )
         if itf.role == "client":
             kw.update(rx_queues=itf.rx_queues, tx_queues=itf.tx_queues)
-        self.dp.add_interface(itf.socket_id, itf.id, **kw)
+        await self.dp.add_interface(itf.socket_id, itf.id, **kw)
 
-    def _do(self, s: Step, old: MemifConfig) -> None:
+    async def _do(self, s: Step, old: MemifConfig) -> None:
         dp = self.dp
         if s.kind == "add_socket":
-            dp.add_socket(s.socket_id, s.filename, **self.socket_files)
+            await dp.add_socket(s.socket_id, s.filename, **self.socket_files)
         elif s.kind == "remove_socket":
-            dp.remove_socket(s.socket_id)
+            await dp.remove_socket(s.socket_id)
         elif s.kind == "add_interface":
             assert s.interface is not None
-            self._add_interface(s.interface)
+            await self._add_interface(s.interface)
         elif s.kind == "remove_interface":
-            dp.remove_interface(s.socket_id, s.if_id)
+            await dp.remove_interface(s.socket_id, s.if_id)
         elif s.kind == "set_enabled":
-            dp.set_enabled(s.socket_id, s.if_id, bool(s.enabled))
+            await dp.set_enabled(s.socket_id, s.if_id, bool(s.enabled))
         elif s.kind == "set_xconnect":
-            dp.set_xconnect((s.socket_id, s.if_id), s.peer)
+            await dp.set_xconnect((s.socket_id, s.if_id), s.peer)
         else:
             raise ValueError(s.kind)
 
-    def _undo(self, s: Step, old: MemifConfig) -> None:
+    async def _undo(self, s: Step, old: MemifConfig) -> None:
         dp = self.dp
         if s.kind == "add_socket":
-            dp.remove_socket(s.socket_id)
+            await dp.remove_socket(s.socket_id)
         elif s.kind == "remove_socket":
-            dp.add_socket(s.socket_id, s.filename, **self.socket_files)
+            await dp.add_socket(s.socket_id, s.filename, **self.socket_files)
         elif s.kind == "add_interface":
-            dp.remove_interface(s.socket_id, s.if_id)
+            await dp.remove_interface(s.socket_id, s.if_id)
         elif s.kind == "remove_interface":
             assert s.interface is not None
-            self._add_interface(s.interface)
+            await self._add_interface(s.interface)
         elif s.kind == "set_enabled":
-            dp.set_enabled(s.socket_id, s.if_id, old.interfaces[(s.socket_id, s.if_id)].enabled)
+            await dp.set_enabled(
+                s.socket_id, s.if_id, old.interfaces[(s.socket_id, s.if_id)].enabled
+            )
         elif s.kind == "set_xconnect":
-            dp.set_xconnect((s.socket_id, s.if_id), _old_peer(old, (s.socket_id, s.if_id)))
+            await dp.set_xconnect((s.socket_id, s.if_id), _old_peer(old, (s.socket_id, s.if_id)))
 
 
 def _old_peer(old: MemifConfig, key: tuple[int, int]) -> tuple[int, int] | None:

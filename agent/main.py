@@ -80,6 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve NETCONF without starting the memif dataplane",
     )
     p.add_argument(
+        "--dataplane-heartbeat",
+        type=float,
+        default=0.2,
+        help="seconds between heartbeats to the dataplane process (default %(default)s)",
+    )
+    p.add_argument(
+        "--dataplane-timeout",
+        type=float,
+        default=1.0,
+        help="a dataplane process that leaves a heartbeat or control call unanswered "
+        "this long is taken as hung, killed and restarted (default %(default)s s)",
+    )
+    p.add_argument(
+        "--dataplane-restart-delay",
+        type=float,
+        default=0.1,
+        help="seconds before the first restart of a lost dataplane process; doubles "
+        "on each loss in a row, up to 5 s (default %(default)s)",
+    )
+    p.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],

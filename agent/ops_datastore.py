@@ -190,7 +190,7 @@ def select_data(
     return defaults.tidy(data, keep=True) if mode == "report-all-tagged" else data
 
 
-def with_state(ctx: RpcContext, subtree: etree._Element | None = None) -> etree._Element:
+async def with_state(ctx: RpcContext, subtree: etree._Element | None = None) -> etree._Element:
     """running with the state of every provider merged in: what <get> reads.
     With the subtree filter about to be applied, providers of top-level nodes it
     cannot select are not asked."""
@@ -198,7 +198,7 @@ def with_state(ctx: RpcContext, subtree: etree._Element | None = None) -> etree.
     tree = deepcopy(ds.running)
     wanted = filters.top_level(subtree) if subtree is not None else None
     state = etree.Element("w")
-    state.extend(ctx.server.collect_state(wanted))
+    state.extend(await ctx.server.collect_state(wanted))
     merge_into(tree, state, ds.index)
     return tree
 
@@ -241,10 +241,10 @@ def get_config(ctx: RpcContext, op: etree._Element) -> etree._Element:
     return readable(ctx, _filtered_data(ds, tree, op, ds.keys))
 
 
-def get(ctx: RpcContext, op: etree._Element) -> etree._Element:
+async def get(ctx: RpcContext, op: etree._Element) -> etree._Element:
     filt = _param(op, "filter")
     subtree = filt if filt is not None and filt.get("type", "subtree") == "subtree" else None
-    tree = visible(ctx, with_state(ctx, subtree), owned=True)
+    tree = visible(ctx, await with_state(ctx, subtree), owned=True)
     # readable() again: with-defaults may add defaults under what was removed.
     return readable(ctx, _filtered_data(_ds(ctx), tree, op))
 

@@ -83,7 +83,7 @@ def _datastore(op: etree._Element) -> str:
     return name
 
 
-def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
+async def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
     _check_params(op, _GET_PARAMS)
     name = _datastore(op)
     ds = ctx.server.datastores
@@ -109,7 +109,7 @@ def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
         kind = "xpath"
     with_origin, origin_filter = _origin_params(op, name)
     if name == "operational":
-        tree = visible(ctx, with_state(ctx, subtree), owned=True)
+        tree = visible(ctx, await with_state(ctx, subtree), owned=True)
         keys = None
     else:
         tree = visible(ctx, ds.tree(name))  # never changed in place, like ds.tree

@@ -134,15 +134,21 @@ class Server:
 
     # -- state ----------------------------------------------------------------
 
-    def collect_state(self, wanted: Callable[[str], bool] | None = None) -> list[etree._Element]:
+    async def collect_state(
+        self, wanted: Callable[[str], bool] | None = None
+    ) -> list[etree._Element]:
         """Top-level state nodes from every provider (only those whose tags `wanted`
-        accepts, when given); a failing provider is logged, not fatal."""
+        accepts, when given); a failing provider is logged, not fatal. A provider
+        may be a coroutine function (the dataplane's state is in another process)."""
         out: list[etree._Element] = []
         for fn, tags in self.state_providers:
             if wanted is not None and tags is not None and not any(map(wanted, tags)):
                 continue
             try:
-                out.extend(fn() or ())
+                nodes = fn()
+                if hasattr(nodes, "__await__"):
+                    nodes = await nodes
+                out.extend(nodes or ())
             except Exception:
                 log.exception("state provider %r failed", fn)
         return out

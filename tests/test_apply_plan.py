@@ -3,6 +3,8 @@ and the transaction that undoes everything when a step fails."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from agent.apply_plan import plan
@@ -73,7 +75,7 @@ class FakeDataplane:
         self.calls: list[tuple] = []
 
     def __getattr__(self, name: str):
-        def call(*args, **kw):
+        async def call(*args, **kw):
             if name == self.fail_on and args[:2] == (1, 2):
                 raise OSError("address in use")
             self.calls.append((name, *args[:2]))
@@ -86,7 +88,7 @@ def test_failed_step_undoes_the_others(tmp_path) -> None:
     old = cfg({1: "/a"}, Interface(1, 1))
     new = cfg({1: "/a", 2: "/b"}, Interface(1, 2), Interface(2, 1))
     with pytest.raises(RpcError) as exc:
-        Transaction(dp, MacStore(tmp_path / "macs.json")).run(old, new)
+        asyncio.run(Transaction(dp, MacStore(tmp_path / "macs.json")).run(old, new))
     assert exc.value.tag == "operation-failed"
     assert exc.value.message == "memif1/2: address in use"
     assert exc.value.path == "/memif:memif/memif:interface[memif:socket-id='1'][memif:id='2']"
