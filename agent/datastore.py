@@ -256,7 +256,7 @@ class Datastores:
                             "invalid-value",
                             "a persistent confirmed commit is pending: give its persist-id",
                             type="protocol",
-                            path="/ietf-netconf:commit/ietf-netconf:persist-id",
+                            path="/nc:rpc/nc:commit/nc:persist-id",
                         )
                 elif c.session_id != session_id:
                     self._refuse_during_confirm(session_id, "commit")
@@ -265,7 +265,7 @@ class Datastores:
                     "invalid-value",
                     "no confirmed commit with this persist-id is pending",
                     type="protocol",
-                    path="/ietf-netconf:commit/ietf-netconf:persist-id",
+                    path="/nc:rpc/nc:commit/nc:persist-id",
                 )
             backup = c.backup if c is not None else self.running
             new = self.candidate
@@ -317,7 +317,7 @@ class Datastores:
                     "invalid-value",
                     "the persist-id does not match the pending confirmed commit",
                     type="protocol",
-                    path="/ietf-netconf:cancel-commit/ietf-netconf:persist-id",
+                    path="/nc:rpc/nc:cancel-commit/nc:persist-id",
                 )
         elif c.session_id != session_id:
             raise RpcError(

@@ -9,6 +9,7 @@ from pathlib import Path
 from lxml import etree
 
 from agent.errors import RpcError
+from agent.params import rpc_path
 from agent.rpc_context import RpcContext
 from agent.server import Server, module_ns
 
@@ -156,7 +157,7 @@ class Monitoring:
                 raise RpcError(
                     "invalid-value",
                     f"schema format {fmt_el.text!r} is not served (yang and yin are)",
-                    path="/ncm:get-schema/ncm:format",
+                    path=rpc_path(op, _Q + "format"),
                     info=[("bad-element", "format")],
                 )
         module = next(
@@ -167,7 +168,7 @@ class Monitoring:
             raise RpcError(
                 "invalid-value",
                 f"no schema {which} on this server",
-                path="/ncm:get-schema/ncm:identifier",
+                path=rpc_path(op, _Q + "identifier"),
                 info=[("bad-element", "identifier")],
             )
         out = etree.Element(_Q + "data", nsmap={None: NCM_NS})
