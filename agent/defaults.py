@@ -26,9 +26,7 @@ WD_ATTR = f"{{{WD_ATTR_NS}}}default"
 
 def mode_of(op: etree._Element) -> str:
     el = next(op.iterchildren(_WD_TAG), None)
-    return one_of(
-        el, "with-defaults", MODES, "explicit", rpc_path(op, _WD_TAG)
-    )
+    return one_of(el, "with-defaults", MODES, "explicit", rpc_path(op, _WD_TAG))
 
 
 REPORT_ALL = ("report-all", "report-all-tagged")

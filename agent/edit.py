@@ -139,9 +139,7 @@ class Editor:
                 continue
             self._node(target, el, info, op, path)
 
-    def _attributes(
-        self, el: etree._Element, info: SNodeInfo, path: str, op: str
-    ) -> str | None:
+    def _attributes(self, el: etree._Element, info: SNodeInfo, path: str, op: str) -> str | None:
         """The operation for `el` after its attributes, or None after an error.
         Only nc:operation and, on leaves, wd:default mean something on a data node;
         anything else would be silently ignored, so it is refused (RFC 6241 App. A)."""

@@ -297,16 +297,7 @@ def delete_config(ctx: RpcContext, op: etree._Element) -> None:
 def lock(ctx: RpcContext, op: etree._Element) -> None:
     ds = _ds(ctx)
     target = _datastore_name(op, "target", ("running", "candidate", "startup"))
-    if target == "candidate" and ds.candidate_changed_by_others(ctx.session_id):
-        holder = ds.locks.holder("candidate")
-        raise RpcError(
-            "lock-denied",
-            "the candidate has uncommitted changes of another session; commit or "
-            "discard-changes first",
-            type="protocol",
-            info=[("session-id", str(holder or 0))],
-        )
-    ds.locks.lock(target, ctx.session_id)
+    ds.lock(target, ctx.session_id)
 
 
 def unlock(ctx: RpcContext, op: etree._Element) -> None:
