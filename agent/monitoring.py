@@ -51,9 +51,9 @@ class Monitoring:
             _sub(caps, "capability", uri)
         self._datastores(_sub(root, "datastores"))
         schemas = _sub(root, "schemas")
+        # Every module of the YANG library, libyang's built-in "yang" included:
+        # each one listed can be fetched with get-schema.
         for m in srv.schema:
-            if m.name() == "yang":
-                continue
             s = _sub(schemas, "schema")
             _sub(s, "identifier", m.name())
             _sub(s, "version", _revision(m))
@@ -160,9 +160,7 @@ class Monitoring:
                     path=rpc_path(op, _Q + "format"),
                     info=[("bad-element", "format")],
                 )
-        module = next(
-            (m for m in self.server.schema if m.name() == ident and ident != "yang"), None
-        )
+        module = next((m for m in self.server.schema if m.name() == ident), None)
         if module is None or (version and version != _revision(module)):
             which = f"{ident}@{version}" if version else ident
             raise RpcError(

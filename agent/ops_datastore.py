@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 CAPABILITIES = (
     "urn:ietf:params:netconf:capability:writable-running:1.0",
     "urn:ietf:params:netconf:capability:candidate:1.0",
+    # 1.0 too: some clients enable confirmed commit only when they see it; what 1.1
+    # added (persist, persist-id, cancel-commit) is only used when asked for.
+    "urn:ietf:params:netconf:capability:confirmed-commit:1.0",
     "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
     "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
     "urn:ietf:params:netconf:capability:validate:1.1",

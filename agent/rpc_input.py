@@ -71,10 +71,12 @@ def input_schema(ctx: libyang.Context) -> dict[str, dict[str, Param]]:
             continue
         for rpc in mod.children(types=(libyang.SNode.RPC,)):
             ops[f"{{{_ns(rpc)}}}{rpc.name()}"] = _params(rpc.input())
-    ops[f"{{{NOTIF_NS}}}create-subscription"] = {
+    sub = ops[f"{{{NOTIF_NS}}}create-subscription"] = {
         f"{{{NOTIF_NS}}}{n}": Param(f"{{{NOTIF_NS}}}{n}", n, "anyxml" if n == "filter" else "leaf")
         for n in _CREATE_SUBSCRIPTION
     }
+    # Clients (ncclient) send its <filter> in the base namespace, as get's.
+    sub[f"{{{NC_NS}}}filter"] = Param(f"{{{NC_NS}}}filter", "filter", "anyxml")
     return ops
 
 
