@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 # Order matters: the datastore registers before apply, and NACM last so it can
 # wrap what the others registered.
 FEATURE_MODULES = (
+    "agent.rpc_input",
     "agent.ops_session",
     "agent.monitoring",
     "agent.notifications",

@@ -129,9 +129,31 @@ class Datastores:
             return self.startup
         raise RpcError("invalid-value", f"unknown datastore {name}", type="protocol")
 
-    def candidate_changed_by_others(self, session_id: int) -> bool:
-        """Uncommitted candidate changes not (only) this session's, incl. orphaned ones."""
-        return self.candidate_dirty and self.candidate_editors != {session_id}
+    # -- locks ------------------------------------------------------------------------------
+
+    def lock(self, target: str, session_id: int) -> None:
+        """RFC 6241 §7.5: besides a lock already held, a lock MUST NOT be granted on a
+        candidate with uncommitted changes (anyone's, the asker's own included) nor
+        on running while another session's confirmed commit is pending."""
+        if target == "candidate" and self.candidate_dirty:
+            # Who changed it: error-info session-id 0 would mean a non-NETCONF holder.
+            author = min(self.candidate_editors) if self.candidate_editors else 0
+            raise RpcError(
+                "lock-denied",
+                f"the candidate has uncommitted changes (session {author}); commit or "
+                "discard-changes first",
+                type="protocol",
+                info=[("session-id", str(author))],
+            )
+        c = self.confirm
+        if target == "running" and c is not None and c.session_id != session_id:
+            raise RpcError(
+                "lock-denied",
+                f"session {c.session_id} has a confirmed commit pending on running",
+                type="protocol",
+                info=[("session-id", str(c.session_id))],
+            )
+        self.locks.lock(target, session_id)
 
     # -- validation and running ---------------------------------------------------------------
 
@@ -253,6 +275,17 @@ class Datastores:
     ) -> None:
         async with self._commit_lock:
             self.locks.require_writable("running", session_id)
+            holder = self.locks.holder("candidate")
+            if holder is not None and holder != session_id and self.candidate_dirty:
+                # The lock holder's half-done candidate is its own until it commits
+                # (docs/conformance.md: commit under another session's candidate lock).
+                raise RpcError(
+                    "in-use",
+                    f"the candidate is locked by session {holder}: its changes are not "
+                    "this session's to commit",
+                    type="protocol",
+                    info=[("session-id", str(holder))],
+                )
             c = self.confirm
             if c is not None:
                 if c.persist is not None:
@@ -261,7 +294,7 @@ class Datastores:
                             "invalid-value",
                             "a persistent confirmed commit is pending: give its persist-id",
                             type="protocol",
-                            path="/ietf-netconf:commit/ietf-netconf:persist-id",
+                            path="/nc:rpc/nc:commit/nc:persist-id",
                         )
                 elif c.session_id != session_id:
                     self._refuse_during_confirm(session_id, "commit")
@@ -270,7 +303,7 @@ class Datastores:
                     "invalid-value",
                     "no confirmed commit with this persist-id is pending",
                     type="protocol",
-                    path="/ietf-netconf:commit/ietf-netconf:persist-id",
+                    path="/nc:rpc/nc:commit/nc:persist-id",
                 )
             backup = c.backup if c is not None else self.running
             new = self.candidate
@@ -322,7 +355,7 @@ class Datastores:
                     "invalid-value",
                     "the persist-id does not match the pending confirmed commit",
                     type="protocol",
-                    path="/ietf-netconf:cancel-commit/ietf-netconf:persist-id",
+                    path="/nc:rpc/nc:cancel-commit/nc:persist-id",
                 )
         elif c.session_id != session_id:
             raise RpcError(
@@ -425,9 +458,8 @@ class Datastores:
         if "candidate" in released and session_id in self.candidate_editors:
             # RFC 6241 §7.5: a lock holder's uncommitted candidate changes die with it.
             self.discard()
-        else:
-            # Without a lock the changes stay in the shared candidate.
-            self.candidate_editors.discard(session_id)
+        # Without a lock the changes stay in the shared candidate, and the session
+        # stays named as their author (a lock refused for them says who made them).
         c = self.confirm
         if c is not None and c.persist is None and c.session_id == session_id:
             asyncio.ensure_future(self.rollback(f"session {session_id} ended", session_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from agent.params import one_of
+from agent.params import one_of, rpc_path
 from agent.schema_index import CONTAINER, LEAF, LIST, SNodeInfo
 from agent.xmltree import elements, new_element, text_of, with_nsmap
 
@@ -26,9 +26,7 @@ WD_ATTR = f"{{{WD_ATTR_NS}}}default"
 
 def mode_of(op: etree._Element) -> str:
     el = next(op.iterchildren(_WD_TAG), None)
-    return one_of(
-        el, "with-defaults", MODES, "explicit", "/ietf-netconf-with-defaults:with-defaults"
-    )
+    return one_of(el, "with-defaults", MODES, "explicit", rpc_path(op, _WD_TAG))
 
 
 REPORT_ALL = ("report-all", "report-all-tagged")

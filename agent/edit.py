@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from agent.defaults import WD_ATTR
 from agent.errors import RpcError
 from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
 from agent.xmltree import (
@@ -23,6 +24,8 @@ from agent.xmltree import (
 
 OPERATIONS = ("merge", "replace", "create", "delete", "remove")
 OP_ATTR = NC + "operation"
+# RFC 6243 §4.5.2: "true"/"1" on a leaf means "set to its default".
+_WD_VALUES = {"true": True, "1": True, "false": False, "0": False}
 
 
 @dataclass
@@ -119,6 +122,9 @@ class Editor:
                     )
                 )
                 continue
+            op = self._attributes(el, info, path, op)
+            if op is None:
+                continue
             if info.kind == LIST and key_values(el, info) is None:
                 missing = [k.split("}", 1)[1] for k in info.keys if el.find(k) is None]
                 self._fail(
@@ -132,6 +138,65 @@ class Editor:
                 )
                 continue
             self._node(target, el, info, op, path)
+
+    def _attributes(self, el: etree._Element, info: SNodeInfo, path: str, op: str) -> str | None:
+        """The operation for `el` after its attributes, or None after an error.
+        Only nc:operation and, on leaves, wd:default mean something on a data node;
+        anything else would be silently ignored, so it is refused (RFC 6241 App. A)."""
+        for name, value in el.attrib.items():
+            if name == OP_ATTR:
+                continue
+            q = etree.QName(name)
+            if name == WD_ATTR and info.kind == LEAF:
+                op = self._wd_default(el, info, path, op, value)
+                if op is None:
+                    return None
+                continue
+            self._fail(
+                RpcError(
+                    "unknown-attribute",
+                    f"attribute '{q.localname}'"
+                    + (f" ({q.namespace})" if q.namespace else "")
+                    + f" is not known on {info.name}",
+                    type="protocol",
+                    path=self._step(el, info, path),
+                    info=[("bad-attribute", q.localname), ("bad-element", info.name)],
+                )
+            )
+            return None
+        return op
+
+    def _wd_default(
+        self, el: etree._Element, info: SNodeInfo, path: str, op: str, value: str
+    ) -> str | None:
+        here = self._step(el, info, path)
+        flag = _WD_VALUES.get(value.strip())
+        if flag is None:
+            self._fail(
+                RpcError(
+                    "bad-attribute",
+                    f"wd:default '{value[:40]}' is not true or false",
+                    type="protocol",
+                    path=here,
+                    info=[("bad-attribute", "default"), ("bad-element", info.name)],
+                )
+            )
+            return None
+        if not flag or op in ("delete", "remove", "create"):
+            return op
+        if info.default is None or text_of(el).strip() != info.default:
+            self._fail(
+                RpcError(
+                    "invalid-value",
+                    f"{info.name} '{text_of(el)[:40]}' is tagged wd:default but its default "
+                    + (f"is '{info.default}'" if info.default is not None else "does not exist"),
+                    path=here,
+                    info=[("bad-element", info.name)],
+                )
+            )
+            return None
+        # Set to its default: the leaf is no longer set explicitly (basic-mode explicit).
+        return "default"
 
     def _unknown(self, el: etree._Element, info: SNodeInfo | None, path: str) -> None:
         q = etree.QName(el)
@@ -225,6 +290,17 @@ class Editor:
     ) -> None:
         match = self._find(target, el, info)
         here = self._step(el, info, path)
+        if op == "default":
+            if match is not None:
+                target.remove(match)
+                self.result.changed = True
+            return
+        if op == "none" and match is None and (info.kind == LIST or info.presence):
+            # RFC 6241 §7.2: under "none", edit data without a corresponding level in the
+            # datastore is data-missing: a list entry or presence container is a level;
+            # a non-presence container always exists, a leaf is no level.
+            self._fail(RpcError("data-missing", f"{here} does not exist", path=here))
+            return
         if op == "create" and match is not None:
             self._fail(RpcError("data-exists", f"{here} already exists", path=here))
             return

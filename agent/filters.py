@@ -6,6 +6,7 @@ the reply stays valid instance data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from copy import deepcopy
 
@@ -16,7 +17,7 @@ from agent.errors import RpcError
 from agent.key_index import KeyIndex
 from agent.schema_index import LIST, SNodeInfo
 from agent.session import PATH_PREFIXES
-from agent.xmltree import elements, new_element, shallow_with_keys, text_of
+from agent.xmltree import elements, merge_into, new_element, shallow_with_keys, text_of
 
 # XPath bounds, set from the agent options (--xpath-budget, --max-xpath-depth)
 # by agent.server, like PATH_PREFIXES: one agent per process.
@@ -158,6 +159,10 @@ def _select(
     # Elements, not id()s: proxies from iterchildren() die young and their ids
     # get reused; holding them keeps each node's proxy (and identity) alive.
     done: set[etree._Element] = set()
+    # Data nodes selected in part, with their copy: a later filter sibling naming
+    # the same node adds its selection to that copy (RFC 6241 §6.3: the sibling
+    # set's result is the union of what each selects).
+    partial: dict[etree._Element, etree._Element] = {}
     for c in f.content:
         for d in c.candidates(data):
             if text_of(d) == c.text and d not in done:
@@ -183,7 +188,11 @@ def _select(
                 done.add(d)
                 if d.tag not in present:
                     copy = deepcopy(d)
-                    out.append(copy)
+                    part = partial.pop(d, None)
+                    if part is not None:
+                        out.replace(part, copy)
+                    else:
+                        out.append(copy)
                     if selected_hook is not None:
                         selected_hook(copy, schema.get(d.tag))
                 selected = True
@@ -191,10 +200,42 @@ def _select(
             info = schema.get(d.tag)
             new = shallow_with_keys(d, info)
             if _select(d, c, info.children if info else {}, new, keys, selected_hook):
-                out.append(new)
-                done.add(d)
+                part = partial.get(d)
+                if part is None:
+                    out.append(new)
+                    partial[d] = new
+                else:
+                    merge_into(part, _without_keys(new, info), info.children if info else {})
                 selected = True
     return selected
+
+
+def _without_keys(el: etree._Element, info: SNodeInfo | None) -> etree._Element:
+    """`el` minus its list keys (already in the copy it is merged into)."""
+    if info is not None and info.kind == LIST:
+        for k in info.keys:
+            for kel in el.findall(k):
+                el.remove(kel)
+    return el
+
+
+# A relative location path (a name test, ".", "*", an axis, "@"), not a function call.
+_RELATIVE = re.compile(
+    r"\s*(?:\.|\*|@|[a-z-]+::|[A-Za-z_][\w.-]*(?::(?:[A-Za-z_][\w.-]*|\*))?(?![\w.:-]|\s*\())"
+)
+
+
+def _from_root(select: str) -> str | None:
+    """`select` as evaluated with the datastore root as context node (RFC 6241
+    §8.9.1), or None when it selects the root itself (the whole datastore).
+    Each top-level node is evaluated as a document of its own, whose context
+    node would otherwise be that node rather than the root above it."""
+    s = select.strip()
+    if s in ("/", ".", "/.", "self::node()", "/self::node()"):
+        return None
+    if not s.startswith("/") and _RELATIVE.match(s):
+        return "/" + s
+    return select
 
 
 def xpath(
@@ -212,9 +253,18 @@ def xpath(
             type="protocol",
             info=[("bad-attribute", "select"), ("bad-element", "filter")],
         )
+    rooted = _from_root(select)
+    if rooted is None:
+        out = new_element(tag)
+        for top in elements(data):
+            copy = deepcopy(top)
+            out.append(copy)
+            if selected is not None:
+                selected(copy, index.get(top.tag))
+        return out
     declared = {k: v for k, v in filt.nsmap.items() if k}
     try:
-        tokens = xpath_expr.tokenize(select)
+        tokens = xpath_expr.tokenize(rooted)
     except ValueError as e:
         raise RpcError(
             "invalid-value",
@@ -223,7 +273,7 @@ def xpath(
             info=[("bad-attribute", "select"), ("bad-element", "filter")],
         ) from None
     expr, nsmap = xpath_expr.qualify(
-        select, tokens, declared, PATH_PREFIXES, xpath_expr.node_names(index)
+        rooted, tokens, declared, PATH_PREFIXES, xpath_expr.node_names(index)
     )
     try:
         compiled = etree.XPath(expr, namespaces=nsmap)

@@ -244,10 +244,16 @@ def _read_interface(el: etree._Element, cfg: MemifConfig, errors: list[RpcError]
         return
     name = interface_name(sid, iid)
 
-    def bad(leaf: str, message: str) -> None:
+    def bad(leaf: str, message: str, tag: str = "invalid-value") -> None:
+        info = [("bad-element", leaf)] if tag == "unknown-element" else []
         errors.append(
-            RpcError("invalid-value", f"{name}: {message}", path=interface_path(sid, iid, leaf))
+            RpcError(tag, f"{name}: {message}", path=interface_path(sid, iid, leaf), info=info)
         )
+
+    def when_false(leaf: str, message: str) -> None:
+        # RFC 7950 §8.3.1: a node whose "when" is false is not part of the
+        # schema there: unknown-element, not invalid-value.
+        bad(leaf, message, "unknown-element")
 
     vals: dict[str, object] = {}
     for leaf, choices in _ENUMS.items():
@@ -272,13 +278,15 @@ def _read_interface(el: etree._Element, cfg: MemifConfig, errors: list[RpcError]
     mode = vals.get("mode", "ethernet")
     for leaf in ("rx-queues", "tx-queues"):
         if leaf in leaves and role != "client":
-            bad(leaf, f"{leaf} can only be set with role client (the client chooses queue counts)")
+            when_false(
+                leaf, f"{leaf} can only be set with role client (the client chooses queue counts)"
+            )
     if "mac-address" in leaves:
         mac = leaves["mac-address"]
         if not _MAC.fullmatch(mac):
             bad("mac-address", f"mac-address '{mac}' must look like 02:fe:00:00:00:01")
         elif mode != "ethernet":
-            bad("mac-address", "mac-address can only be set in ethernet mode")
+            when_false("mac-address", "mac-address can only be set in ethernet mode")
         else:
             vals["mac_address"] = mac.lower()
     if "secret" in leaves:

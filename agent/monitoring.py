@@ -9,6 +9,7 @@ from pathlib import Path
 from lxml import etree
 
 from agent.errors import RpcError
+from agent.params import rpc_path
 from agent.rpc_context import RpcContext
 from agent.server import Server, module_ns
 
@@ -50,9 +51,9 @@ class Monitoring:
             _sub(caps, "capability", uri)
         self._datastores(_sub(root, "datastores"))
         schemas = _sub(root, "schemas")
+        # Every module of the YANG library, libyang's built-in "yang" included:
+        # each one listed can be fetched with get-schema.
         for m in srv.schema:
-            if m.name() == "yang":
-                continue
             s = _sub(schemas, "schema")
             _sub(s, "identifier", m.name())
             _sub(s, "version", _revision(m))
@@ -156,18 +157,16 @@ class Monitoring:
                 raise RpcError(
                     "invalid-value",
                     f"schema format {fmt_el.text!r} is not served (yang and yin are)",
-                    path="/ncm:get-schema/ncm:format",
+                    path=rpc_path(op, _Q + "format"),
                     info=[("bad-element", "format")],
                 )
-        module = next(
-            (m for m in self.server.schema if m.name() == ident and ident != "yang"), None
-        )
+        module = next((m for m in self.server.schema if m.name() == ident), None)
         if module is None or (version and version != _revision(module)):
             which = f"{ident}@{version}" if version else ident
             raise RpcError(
                 "invalid-value",
                 f"no schema {which} on this server",
-                path="/ncm:get-schema/ncm:identifier",
+                path=rpc_path(op, _Q + "identifier"),
                 info=[("bad-element", "identifier")],
             )
         out = etree.Element(_Q + "data", nsmap={None: NCM_NS})

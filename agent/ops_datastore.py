@@ -18,7 +18,7 @@ from agent.datastore import Datastores
 from agent.edit import OP_ATTR, Editor
 from agent.errors import RpcError, RpcErrors
 from agent.key_index import KeyIndex
-from agent.params import U32_MAX, one_of, uint_param
+from agent.params import U32_MAX, one_of, rpc_path, uint_param
 from agent.rpc_context import RpcContext
 from agent.schema_index import LIST
 from agent.tree_diff import path_step, step_keys
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 CAPABILITIES = (
     "urn:ietf:params:netconf:capability:writable-running:1.0",
     "urn:ietf:params:netconf:capability:candidate:1.0",
+    # 1.0 too: some clients enable confirmed commit only when they see it; what 1.1
+    # added (persist, persist-id, cancel-commit) is only used when asked for.
+    "urn:ietf:params:netconf:capability:confirmed-commit:1.0",
     "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
     "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
     "urn:ietf:params:netconf:capability:validate:1.1",
@@ -57,6 +60,7 @@ def _missing(op: etree._Element, name: str) -> RpcError:
         "missing-element",
         f"<{etree.QName(op).localname}> needs a <{name}> parameter",
         type="protocol",
+        path=rpc_path(op),
         info=[("bad-element", name)],
     )
 
@@ -71,6 +75,7 @@ def _datastore_name(op: etree._Element, which: str, allowed: tuple[str, ...]) ->
             "invalid-value" if kids else "missing-element",
             f"<{which}> must name exactly one datastore",
             type="protocol",
+            path=rpc_path(op, NC + which),
             info=[("bad-element", which)],
         )
     name = etree.QName(kids[0]).localname
@@ -80,6 +85,7 @@ def _datastore_name(op: etree._Element, which: str, allowed: tuple[str, ...]) ->
             tag,
             f"<{which}> {name} is not supported here; use one of {', '.join(allowed)}",
             type="protocol",
+            path=rpc_path(op, NC + which),
             info=[("bad-element", name)],
         )
     return name
@@ -91,7 +97,7 @@ def _source_tree(ds: Datastores, op: etree._Element, allowed: tuple[str, ...]) -
     if name != "config":
         return ds.tree(name)
     inline = elements(_param(op, "source"))[0]
-    where = f"/ietf-netconf:{etree.QName(op).localname}/ietf-netconf:source/ietf-netconf:config"
+    where = rpc_path(op, NC + "source", NC + "config")
     for el in inline.iter():
         if OP_ATTR in el.attrib:
             raise RpcError(
@@ -132,7 +138,7 @@ def _refuse_duplicates(
 
 
 def _choice(op: etree._Element, name: str, allowed: tuple[str, ...], default: str) -> str:
-    path = f"/ietf-netconf:{etree.QName(op).localname}/ietf-netconf:{name}"
+    path = rpc_path(op, NC + name)
     return one_of(_param(op, name), name, allowed, default, path)
 
 
@@ -294,16 +300,7 @@ def delete_config(ctx: RpcContext, op: etree._Element) -> None:
 def lock(ctx: RpcContext, op: etree._Element) -> None:
     ds = _ds(ctx)
     target = _datastore_name(op, "target", ("running", "candidate", "startup"))
-    if target == "candidate" and ds.candidate_changed_by_others(ctx.session_id):
-        holder = ds.locks.holder("candidate")
-        raise RpcError(
-            "lock-denied",
-            "the candidate has uncommitted changes of another session; commit or "
-            "discard-changes first",
-            type="protocol",
-            info=[("session-id", str(holder or 0))],
-        )
-    ds.locks.lock(target, ctx.session_id)
+    ds.lock(target, ctx.session_id)
 
 
 def unlock(ctx: RpcContext, op: etree._Element) -> None:
@@ -329,7 +326,7 @@ async def commit(ctx: RpcContext, op: etree._Element) -> None:
             "confirm-timeout",
             1,
             U32_MAX,
-            "/ietf-netconf:commit/ietf-netconf:confirm-timeout",
+            rpc_path(op, NC + "confirm-timeout"),
             f"a number of seconds from 1 to {U32_MAX}",
         )
     p = _param(op, "persist")

@@ -17,7 +17,7 @@ from agent import defaults, origin
 from agent.errors import RpcError, RpcErrors
 from agent.monitoring import DATASTORES, DS_NS
 from agent.ops_datastore import EDIT_DEFAULT_OPS, readable, select_data, visible, with_state
-from agent.params import one_of, uint_param
+from agent.params import one_of, rpc_path, uint_param
 from agent.rpc_context import RpcContext
 from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
 from agent.xmltree import elements, text_of
@@ -42,7 +42,7 @@ _EDIT_PARAMS = frozenset(N + p for p in ("datastore", "default-operation", "conf
 
 
 def _path(op: etree._Element, name: str) -> str:
-    return f"/ietf-netconf-nmda:{etree.QName(op).localname}/ietf-netconf-nmda:{name}"
+    return rpc_path(op, N + name)
 
 
 def _param(op: etree._Element, name: str) -> etree._Element | None:
@@ -57,7 +57,7 @@ def _check_params(op: etree._Element, allowed: frozenset[str]) -> None:
                 "unknown-element",
                 f"<{etree.QName(op).localname}> has no parameter <{name}>",
                 type="protocol",
-                path=f"/ietf-netconf-nmda:{etree.QName(op).localname}",
+                path=rpc_path(op),
                 info=[("bad-element", name)],
             )
 

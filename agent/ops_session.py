@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from agent.errors import NC_NS, RpcError
-from agent.params import U32_MAX, parse_uint
+from agent.params import U32_MAX, parse_uint, rpc_path
 from agent.rpc_context import RpcContext
 
 _SESSION_ID = f"{{{NC_NS}}}session-id"
@@ -23,7 +23,7 @@ def kill_session(ctx: RpcContext, op: etree._Element) -> None:
             "missing-element",
             "kill-session needs a <session-id>",
             type="protocol",
-            path="/nc:rpc/nc:kill-session",
+            path=rpc_path(op),
             info=[("bad-element", "session-id")],
         )
     text = (el.text or "").strip()
@@ -33,14 +33,14 @@ def kill_session(ctx: RpcContext, op: etree._Element) -> None:
             "invalid-value",
             f"session-id {text[:40]!r} is not a session number",
             type="protocol",
-            path="/nc:rpc/nc:kill-session/nc:session-id",
+            path=rpc_path(op, _SESSION_ID),
         )
     if target == ctx.session_id:
         raise RpcError(
             "invalid-value",
             "a session cannot kill itself; use close-session",
             type="protocol",
-            path="/nc:rpc/nc:kill-session/nc:session-id",
+            path=rpc_path(op, _SESSION_ID),
         )
     if not ctx.server.kill_session(
         target, f"killed by session {ctx.session_id}", killed_by=ctx.session_id
@@ -49,7 +49,7 @@ def kill_session(ctx: RpcContext, op: etree._Element) -> None:
             "invalid-value",
             f"no session {target}",
             type="protocol",
-            path="/nc:rpc/nc:kill-session/nc:session-id",
+            path=rpc_path(op, _SESSION_ID),
         )
 
 

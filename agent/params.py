@@ -6,6 +6,7 @@ from __future__ import annotations
 from lxml import etree
 
 from agent.errors import RpcError
+from agent.schema import module_prefixes
 from agent.xmltree import text_of
 
 U32_MAX = 4294967295
@@ -56,3 +57,18 @@ def _invalid(name: str, value: str, wanted: str, path: str) -> RpcError:
         path=path,
         info=[("bad-element", name)],
     )
+
+
+def rpc_path(op: etree._Element, *tags: str) -> str:
+    """error-path of operation `op`'s parameter `tags` (lxml tags, outermost first).
+    RFC 6241 §4.3: a payload element's path is an absolute XPath from the <rpc>
+    element, one form for every operation: /nc:rpc/nc:edit-config/nc:test-option."""
+    steps = ["/nc:rpc", _step(op.tag)]
+    steps += [_step(t) for t in tags]
+    return "/".join(steps)
+
+
+def _step(tag: str) -> str:
+    q = etree.QName(tag)
+    prefix = module_prefixes().get(q.namespace or "")
+    return f"{prefix}:{q.localname}" if prefix else q.localname

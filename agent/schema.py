@@ -105,3 +105,12 @@ def new_context() -> libyang.Context:
 def shared_context() -> libyang.Context:
     """One context per process: loading the modules costs tens of milliseconds."""
     return new_context()
+
+
+@cache
+def module_prefixes() -> dict[str, str]:
+    """Namespace -> module prefix of every module of the shared context (the
+    prefixes error-paths of RPC parameters use; "nc" for the base namespace)."""
+    from libyang.util import c2str
+
+    return {c2str(m.cdata.ns): m.prefix() for m in shared_context()}

@@ -304,6 +304,10 @@ class Session:
         return self.frame(head + error_xml(errors) + _REPLY_CLOSE)
 
     def _bad_message_reply(self, raw: bytes, error: RpcError) -> bytes:
+        if not self.framer.chunked and error.tag == "malformed-message":
+            # RFC 6241 App. A: malformed-message is new in base:1.1 and MUST NOT be
+            # sent to a base:1.0 session; RFC 4741's nearest tag stands in.
+            error = RpcError("operation-failed", error.message, type="rpc")
         m = _MESSAGE_ID_RE.search(raw[:4096])
         if m:
             # The value as XML reads it (entities decoded); a value XML itself

@@ -1,6 +1,6 @@
 """RFC 8343 ietf-interfaces view of the memif interfaces, so generic tools
-(that know nothing of memif-agent's model) see them: name, type, admin and
-oper status, phys-address, statistics."""
+(that know nothing of memif-agent's model) see them: name, type, oper
+status, phys-address, statistics."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def interfaces_state(state: dict) -> etree._Element:
         # ip mode carries bare IP packets: no Ethernet framing.
         kind = "propVirtual" if i.get("mode") == "ip" else "ethernetCsmacd"
         etree.SubElement(el, Q + "type").text = f"ianaift:{kind}"
-        etree.SubElement(el, Q + "admin-status").text = i.get("admin-status", "down")
+        # admin-status is if-feature if-mib, which the agent does not implement (nor
+        # advertise); the memif model carries its own admin-status.
         etree.SubElement(el, Q + "oper-status").text = i.get("link-status", "down")
         if i.get("mac-address"):
             etree.SubElement(el, Q + "phys-address").text = i["mac-address"]

@@ -87,6 +87,7 @@ def libyang_check(config: etree._Element, skip: frozenset[str] = frozenset()) ->
 def _tag_for(message: str) -> str:
     if message.startswith("Mandatory node"):
         return "data-missing"
-    if "not found" in message or message.startswith("Unknown element"):
+    # RFC 7950 §8.3.1: a node whose "when" is false is an unknown element.
+    if "not found" in message or message.startswith(("Unknown element", "When condition")):
         return "unknown-element"
     return "invalid-value"

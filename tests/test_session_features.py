@@ -48,7 +48,7 @@ def test_get_schema_yin_and_errors(core):
     with pytest.raises(RPCError) as ei:
         m.get_schema("no-such-module")
     assert (ei.value.tag, ei.value.type) == ("invalid-value", "application")
-    assert ei.value.path == "/ncm:get-schema/ncm:identifier"
+    assert ei.value.path == "/nc:rpc/ncm:get-schema/ncm:identifier"
     with pytest.raises(RPCError) as ei:
         m.get_schema("memif-agent", version="1999-01-01")
     assert ei.value.tag == "invalid-value"

@@ -227,7 +227,8 @@ def test_malformed_message_keeps_session(server, payload):
     out = run(server, s, payload + b"]]>]]>" + rpc(b'<none xmlns="urn:test"/>', "2") + b"]]>]]>")
     r1, r2 = replies(b"".join(out), chunked=False)
     e = err(r1)
-    assert (e["type"], e["tag"]) == ("rpc", "malformed-message")
+    # RFC 6241 App. A: malformed-message MUST NOT be sent to a base:1.0 session.
+    assert (e["type"], e["tag"]) == ("rpc", "operation-failed")
     assert r2.get("message-id") == "2" and r2.find(f"{{{NC_NS}}}ok") is not None
     assert s.state == "open"
 
@@ -237,7 +238,7 @@ def test_too_deep_message_says_so(server):
     (out,) = run(server, s, rpc(b"<a>" * 300 + b"</a>" * 300, "d") + b"]]>]]>")
     (root,) = replies(out, chunked=False)
     e = err(root)
-    assert e["tag"] == "malformed-message" and "deeper than 256" in e["message"]
+    assert e["tag"] == "operation-failed" and "deeper than 256" in e["message"]
     assert root.get("message-id") == "d" and s.state == "open"
 
 
@@ -263,7 +264,7 @@ def test_malformed_message_reply_is_well_formed(server, mid, echoed):
     (out,) = run(server, s, msg + b"]]>]]>")
     (root,) = replies(out, chunked=False)  # parses: the reply is well-formed XML
     assert root.get("message-id") == echoed
-    assert err(root)["tag"] == "malformed-message"
+    assert err(root)["tag"] == "operation-failed"  # base:1.0: no malformed-message
 
 
 def test_reply_keeps_xml_lang(server):
