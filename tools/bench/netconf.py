@@ -132,28 +132,45 @@ async def _requests_until(s: RawSession, body: bytes, stop: float) -> int:
     return count
 
 
-async def bench_server(login: Login, runs: int, seconds: float, cycles: int) -> dict[str, list]:
-    r: dict[str, list] = {}
-    s = await RawSession.connect(**login)
+async def bench_servers(
+    logins: dict[str, Login], runs: int, seconds: float, cycles: int
+) -> dict[str, dict[str, list]]:
+    """Every row against every server, the servers taking turns within each
+    row's repetitions: load from the other helpers on this machine changes by
+    the second, and turns spread it over both instead of one."""
+    names = list(logins)
+    r: dict[str, dict[str, list]] = {name: {} for name in names}
+    ss = {name: await RawSession.connect(**login) for name, login in logins.items()}
     for n, key, reps in ((1000, "commit_1k", runs), (10_000, "commit_10k", max(2, runs // 2))):
         config = interfaces(n)
-        r[key + "_edit"], r[key] = [], []
+        for name in names:
+            r[name][key + "_edit"], r[name][key] = [], []
         for _ in range(reps):
-            await load(s, None)
-            t_edit = await timed(s, edit(config))
-            t_commit = await timed(s, b"<commit/>")
-            r[key + "_edit"].append(t_edit)
-            r[key].append(t_edit + t_commit)
-    await load(s, interfaces(1000))
-    r["small_cycle"] = []
+            for name, s in ss.items():
+                await load(s, None)
+                t_edit = await timed(s, edit(config))
+                t_commit = await timed(s, b"<commit/>")
+                r[name][key + "_edit"].append(t_edit)
+                r[name][key].append(t_edit + t_commit)
+    for name, s in ss.items():
+        await load(s, interfaces(1000))
+        r[name]["small_cycle"], r[name]["full_get"] = [], []
     for i in range(cycles):
-        t = await timed(s, small_edit(i))
-        r["small_cycle"].append(t + await timed(s, b"<commit/>"))
-    r["full_get"] = [await timed(s, FULL_GET) for _ in range(cycles)]
-    await load(s, interfaces(10, sockets=10))
-    s.close()
-    r["get_1"] = await rates(login, SMALL_GET, 1, seconds, runs)
-    r["get_10"] = await rates(login, SMALL_GET, 10, seconds, runs)
+        for name, s in ss.items():
+            t = await timed(s, small_edit(i))
+            r[name]["small_cycle"].append(t + await timed(s, b"<commit/>"))
+    for _ in range(cycles):
+        for name, s in ss.items():
+            r[name]["full_get"].append(await timed(s, FULL_GET))
+    for s in ss.values():
+        await load(s, interfaces(10, sockets=10))
+        s.close()
+    for key, sessions in (("get_1", 1), ("get_10", 10)):
+        for name in names:
+            r[name][key] = []
+        for _ in range(runs):
+            for name, login in logins.items():
+                r[name][key] += await rates(login, SMALL_GET, sessions, seconds, 1)
     return r
 
 
@@ -229,42 +246,43 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-nc-"))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    agent, aport = start_agent(work, "--no-dataplane")
-    agent_login: Login = dict(
-        host="127.0.0.1", port=aport, username="admin", password="admin", known_hosts=None
-    )
-    pin([agent.pid], 1)
     pin([0], 0)
+    agent, aport = start_agent(work, "--no-dataplane")
+    procs = [agent]
+    logins: dict[str, Login] = {
+        "agent": dict(
+            host="127.0.0.1", port=aport, username="admin", password="admin", known_hosts=None
+        )
+    }
     results: dict[str, dict[str, list]] = {}
+    nc: Netconfd | None = None
     try:
-        results["agent"] = asyncio.run(
-            bench_server(agent_login, args.runs, args.seconds, args.cycles)
-        )
-        results["watch"] = asyncio.run(bench_watched(agent_login, args.cycles))
-    finally:
-        agent.terminate()
-        agent.wait()
-    if not args.agent_only:
-        echo, eport = start([sys.executable, "tools/bench/echo_server.py"])
-        pin([echo.pid], 1)
-        echo_login: Login = dict(
-            host="127.0.0.1", port=eport, username="admin", password="admin", known_hosts=None
-        )
-        try:
-            results["echo"] = {
-                "get_1": asyncio.run(rates(echo_login, SMALL_GET, 1, args.seconds, args.runs)),
-                "get_10": asyncio.run(rates(echo_login, SMALL_GET, 10, args.seconds, args.runs)),
-            }
-        finally:
-            echo.terminate()
-            echo.wait()
-        # --indent=0: netconfd pretty-prints replies by default; the agent does not.
-        with Netconfd(work / "netconfd", extra_args=("--indent=0",)) as nc:
+        if not args.agent_only:
+            echo, eport = start([sys.executable, "tools/bench/echo_server.py"])
+            procs.append(echo)
+            echo_login: Login = dict(logins["agent"], port=eport)
+            # --indent=0: netconfd pretty-prints replies by default; the agent does not.
+            nc = Netconfd(work / "netconfd", extra_args=("--indent=0",)).start()
             assert nc.sshd is not None and nc.netconfd is not None
-            pin([nc.sshd.pid, nc.netconfd.pid], 1)
-            results["netconfd"] = asyncio.run(
-                bench_server(nc.asyncssh_kwargs(), args.runs, args.seconds, args.cycles)
-            )
+            # sshd's per-session children and netconf-subsystem inherit its core.
+            procs += [nc.sshd, nc.netconfd]
+            logins["netconfd"] = nc.asyncssh_kwargs()
+        pin([p.pid for p in procs], 1)
+        results = asyncio.run(bench_servers(logins, args.runs, args.seconds, args.cycles))
+        results["watch"] = asyncio.run(bench_watched(logins["agent"], args.cycles))
+        if not args.agent_only:
+            results["echo"] = {}
+            for key, sessions in (("get_1", 1), ("get_10", 10)):
+                results["echo"][key] = asyncio.run(
+                    rates(echo_login, SMALL_GET, sessions, args.seconds, args.runs)
+                )
+    finally:
+        if nc is not None:
+            nc.stop()
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait()
     print(f"run of {started}, {args.runs} runs, {args.cycles} small cycles, {args.seconds} s rates")
     print_table(*rows(results, args.agent_only), args.markdown)
 
