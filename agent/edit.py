@@ -18,6 +18,7 @@ from agent.xmltree import (
     entries_by_key,
     find_match,
     key_values,
+    new_element,
     shallow_with_keys,
     text_of,
 )
@@ -45,6 +46,24 @@ class EditResult:
 
 class _Stop(Exception):
     pass
+
+
+class _Path:
+    """A node's data path, formatted only when an error reports it: a bulk edit
+    of 10,000 entries would otherwise format 40,000 paths that nobody reads."""
+
+    __slots__ = ("_editor", "_el", "_info", "_parent", "_text")
+
+    def __init__(
+        self, editor: Editor, el: etree._Element, info: SNodeInfo | None, parent: str | _Path
+    ) -> None:
+        self._editor, self._el, self._info, self._parent = editor, el, info, parent
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = self._editor._step(self._el, self._info, str(self._parent))
+        return self._text
 
 
 class Editor:
@@ -81,7 +100,7 @@ class Editor:
         if not self.continue_on_error:
             raise _Stop
 
-    def _step(self, el: etree._Element, info: SNodeInfo | None, parent_path: str) -> str:
+    def _step(self, el: etree._Element, info: SNodeInfo | None, parent_path: str | _Path) -> str:
         q = etree.QName(el)
         prefix = self.prefixes.get(q.namespace or "", "")
         step = f"{parent_path}/{prefix}:{q.localname}" if prefix else f"{parent_path}/{q.localname}"
@@ -103,9 +122,14 @@ class Editor:
         edit: etree._Element,
         schema: dict[str, SNodeInfo],
         inherited: str,
-        path: str,
+        path: str | _Path,
+        skip: tuple[str, ...] = (),
     ) -> None:
+        """Apply `edit`'s children to `target`; tags in `skip` (an entry's keys,
+        which only address it) are left out."""
         for el in elements(edit):
+            if el.tag in skip:
+                continue
             info = schema.get(el.tag)
             if info is None or not info.config:
                 self._unknown(el, info, path)
@@ -125,7 +149,8 @@ class Editor:
             op = self._attributes(el, info, path, op)
             if op is None:
                 continue
-            if info.kind == LIST and key_values(el, info) is None:
+            keys = key_values(el, info) if info.kind == LIST else None
+            if info.kind == LIST and keys is None:
                 missing = [k.split("}", 1)[1] for k in info.keys if el.find(k) is None]
                 self._fail(
                     RpcError(
@@ -137,9 +162,11 @@ class Editor:
                     )
                 )
                 continue
-            self._node(target, el, info, op, path)
+            self._node(target, el, info, op, path, keys)
 
-    def _attributes(self, el: etree._Element, info: SNodeInfo, path: str, op: str) -> str | None:
+    def _attributes(
+        self, el: etree._Element, info: SNodeInfo, path: str | _Path, op: str
+    ) -> str | None:
         """The operation for `el` after its attributes, or None after an error.
         Only nc:operation and, on leaves, wd:default mean something on a data node;
         anything else would be silently ignored, so it is refused (RFC 6241 App. A)."""
@@ -167,7 +194,7 @@ class Editor:
         return op
 
     def _wd_default(
-        self, el: etree._Element, info: SNodeInfo, path: str, op: str, value: str
+        self, el: etree._Element, info: SNodeInfo, path: str | _Path, op: str, value: str
     ) -> str | None:
         here = self._step(el, info, path)
         flag = _WD_VALUES.get(value.strip())
@@ -198,8 +225,9 @@ class Editor:
         # Set to its default: the leaf is no longer set explicitly (basic-mode explicit).
         return "default"
 
-    def _unknown(self, el: etree._Element, info: SNodeInfo | None, path: str) -> None:
+    def _unknown(self, el: etree._Element, info: SNodeInfo | None, path: str | _Path) -> None:
         q = etree.QName(el)
+        path = str(path)
         if info is not None:  # config false
             self._fail(
                 RpcError(
@@ -236,10 +264,16 @@ class Editor:
             self._lists[(target, info.tag)] = idx
         return idx
 
-    def _find(self, target: etree._Element, el: etree._Element, info: SNodeInfo):
+    def _find(
+        self,
+        target: etree._Element,
+        el: etree._Element,
+        info: SNodeInfo,
+        keys: tuple[str, ...] | None,
+    ):
+        """The node `el` addresses in `target`; `keys`: a list entry's key values."""
         if info.kind != LIST:
             return find_match(target, el, info)
-        keys = key_values(el, info)
         if (target, info.tag) not in self._lists and self._probes < 16 and keys is not None:
             # A small edit of a big list: where the entry was last seen, then a
             # few XPath lookups (libxml2, in C), beat a key index of every entry.
@@ -260,9 +294,12 @@ class Editor:
         target: etree._Element,
         info: SNodeInfo,
         node,
+        keys: tuple[str, ...] | None,
         removed: bool = False,
         created: bool = False,
     ) -> None:
+        """Note a change to `node`; `keys`: its key values if it is a list entry
+        (those of the edit node that addressed it: equal by construction)."""
         if info.kind not in (LIST, LEAF, LEAFLIST):
             self.result.structural = True
         if info.kind == LIST:
@@ -274,22 +311,27 @@ class Editor:
                     self.result.created.append(node)
                     # Small edits only: index() walks the siblings, which a bulk
                     # create of 10,000 entries cannot afford per entry.
-                    keys = key_values(node, info)
                     if keys is not None and (target, info.tag) not in self._lists:
                         _remember_position(target, info, keys, node)
             idx = self._lists.get((target, info.tag))
             if idx is None:
                 return  # no index yet: it will be built from the tree as it is then
             if removed:
-                idx.pop(key_values(node, info), None)
+                idx.pop(keys, None)
             else:
-                idx[key_values(node, info)] = node
+                idx[keys] = node
 
     def _node(
-        self, target: etree._Element, el: etree._Element, info: SNodeInfo, op: str, path: str
+        self,
+        target: etree._Element,
+        el: etree._Element,
+        info: SNodeInfo,
+        op: str,
+        path: str | _Path,
+        keys: tuple[str, ...] | None,
     ) -> None:
-        match = self._find(target, el, info)
-        here = self._step(el, info, path)
+        match = self._find(target, el, info, keys)
+        here = _Path(self, el, info, path)
         if op == "default":
             if match is not None:
                 target.remove(match)
@@ -299,18 +341,18 @@ class Editor:
             # RFC 6241 §7.2: under "none", edit data without a corresponding level in the
             # datastore is data-missing: a list entry or presence container is a level;
             # a non-presence container always exists, a leaf is no level.
-            self._fail(RpcError("data-missing", f"{here} does not exist", path=here))
+            self._fail(RpcError("data-missing", f"{here} does not exist", path=str(here)))
             return
         if op == "create" and match is not None:
-            self._fail(RpcError("data-exists", f"{here} already exists", path=here))
+            self._fail(RpcError("data-exists", f"{here} already exists", path=str(here)))
             return
         if op == "delete" and match is None:
-            self._fail(RpcError("data-missing", f"{here} does not exist", path=here))
+            self._fail(RpcError("data-missing", f"{here} does not exist", path=str(here)))
             return
         if op in ("delete", "remove"):
             if match is not None:
                 target.remove(match)
-                self._track(target, info, match, removed=True)
+                self._track(target, info, match, keys, removed=True)
                 self.result.changed = True
             return
         if op in ("replace", "create"):
@@ -323,7 +365,7 @@ class Editor:
                     self.result.removed.append((target, match))
             else:
                 target.append(new)
-            self._track(target, info, new, created=match is None)
+            self._track(target, info, new, keys, created=match is None)
             self.result.changed = True
             return
         # merge, or none (touch only what carries an operation)
@@ -331,7 +373,7 @@ class Editor:
             if op == "none":
                 return
             if match is None:
-                target.append(_leaf_copy(el))
+                _leaf_copy(el, target)
                 self.result.changed = True
             elif info.kind == LEAF and text_of(match) != text_of(el):
                 target.replace(match, _leaf_copy(el))
@@ -342,51 +384,48 @@ class Editor:
             match = shallow_with_keys(el, info)
         elif info.kind == LIST:
             self.result.touched.append(match)
-        self._children(match, _without_keys(el, info), info.children, op, here)
+        self._children(match, el, info.children, op, here, _keys_of(info))
         if created and (op != "none" or len(match) > len(info.keys)):
             target.append(match)
-            self._track(target, info, match, created=True)
+            self._track(target, info, match, keys, created=True)
             self.result.changed = True
 
-    def _build(self, el: etree._Element, info: SNodeInfo, here: str) -> etree._Element | None:
+    def _build(
+        self, el: etree._Element, info: SNodeInfo, here: _Path
+    ) -> etree._Element | None:
         """A clean copy of `el` for replace/create: operations applied to its subtree
         (delete inside a new node is data-missing, remove is a no-op)."""
         if info.kind in (LEAF, LEAFLIST):
             return _leaf_copy(el)
         new = shallow_with_keys(el, info)
         before = len(self.result.errors)
-        self._children(new, _without_keys(el, info), info.children, "merge", here)
+        self._children(new, el, info.children, "merge", here, _keys_of(info))
         if len(self.result.errors) != before:
             return None
         return new
 
 
-def _leaf_copy(el: etree._Element) -> etree._Element:
-    """A leaf with its value and the namespace prefixes in scope: values such as
+def _leaf_copy(el: etree._Element, parent: etree._Element | None = None) -> etree._Element:
+    """A leaf with its value (appended to `parent` if given) and, if the value
+    could name one, the namespace prefixes in scope: values such as
     instance-identifiers and identityrefs name prefixes declared in the edit."""
+    text = el.text or ""  # raw: a string value may end in spaces
+    if ":" not in text:
+        new = new_element(el.tag, parent)
+        new.text = text
+        return new
     ns = etree.QName(el).namespace
     nsmap = {p: u for p, u in el.nsmap.items() if p is not None}
     nsmap[None] = ns
     new = etree.Element(el.tag, nsmap=nsmap)
-    new.text = el.text or ""  # raw: a string value may end in spaces
+    new.text = text
+    if parent is not None:
+        parent.append(new)
     return new
 
 
-def _without_keys(el: etree._Element, info: SNodeInfo) -> etree._Element:
-    """The edit node's children minus list keys (they only address the entry)."""
-    if info.kind != LIST:
-        return el
-    view = etree.Element(el.tag)
-    for c in elements(el):
-        if c.tag not in info.keys:
-            view.append(_copy(c))
-    return view
-
-
-def _copy(el: etree._Element) -> etree._Element:
-    from copy import deepcopy
-
-    return deepcopy(el)
+def _keys_of(info: SNodeInfo) -> tuple[str, ...]:
+    return info.keys if info.kind == LIST else ()
 
 
 _XML_SPACE = re.compile(r"[ \t\r\n]+")

@@ -10,6 +10,7 @@ errors readable and gives the agent Python objects to work with.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -96,8 +97,18 @@ class MemifConfig:
         memif = config if config.tag == Q + "memif" else config.find(Q + "memif")
         if memif is None:
             return cfg
+        return cls.from_entries(memif)
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[etree._Element]) -> MemifConfig:
+        """Read the children of a <memif> element, wherever they are (an edit's
+        touched entries need no copy into a <memif> of their own first).
+
+        Raises RpcErrors listing every malformed leaf, each with its path.
+        """
+        cfg = cls()
         errors: list[RpcError] = []
-        for child in memif:
+        for child in entries:
             if not isinstance(child.tag, str):
                 continue
             if child.tag == Q + "socket":

@@ -9,8 +9,6 @@ touched instead of all of them; anything else is read whole.
 
 from __future__ import annotations
 
-from copy import deepcopy
-
 from lxml import etree
 
 from agent.edit import EditResult
@@ -65,17 +63,14 @@ def after_edit(old: MemifConfig | None, work: etree._Element, result: EditResult
     removed = [e for parent, e in result.removed if parent is memif and e.tag in _ENTRY_TAGS]
     if not live and not removed:
         return old
-    view = etree.Element(Q + "memif")
-    for e in live:
-        view.append(deepcopy(e))
-    part = MemifConfig.from_config(view)  # type errors of what the edit wrote
+    part = MemifConfig.from_entries(live)  # type errors of what the edit wrote
     new = MemifConfig(dict(old.sockets), dict(old.interfaces))
     for e in removed:
         key = _key_of(e)
         if key is not None:  # else it was written by this edit, never in `old`
             (new.sockets if e.tag == Q + "socket" else new.interfaces).pop(key, None)
     created_ids = {id(e) for e in result.created}
-    for e, (kind, key) in zip(live, _keys(part, view), strict=True):
+    for e, (kind, key) in zip(live, _keys(part, live), strict=True):
         table = new.sockets if kind == "socket" else new.interfaces
         if id(e) in created_ids and key in table:
             # The editor keys entries by text, the typed view by value ("01" is
@@ -103,7 +98,7 @@ def _uint_leaf(e: etree._Element, name: str) -> int | None:
     return None if text is None else parse_uint(text, 0, U32_MAX)
 
 
-def _keys(part: MemifConfig, view: etree._Element) -> list[tuple[str, object]]:
+def _keys(part: MemifConfig, view: list[etree._Element]) -> list[tuple[str, object]]:
     """Each entry of `view` as ("socket", id) or ("interface", (socket-id, id)), in order."""
     sockets = iter(part.sockets)
     interfaces = iter(part.interfaces)

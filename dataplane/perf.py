@@ -25,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--id", type=int, default=0)
     ap.add_argument(
         "--kind",
-        choices=("tx", "rx", "both", "python-rx", "python-tx"),
+        choices=("tx", "rx", "rx-copy", "both", "python-rx", "python-tx"),
         required=True,
-        help="both: send at full speed and count what arrives",
+        help="both: send at full speed and count what arrives; rx-copy: copy every frame out",
     )
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=3.0)

@@ -856,15 +856,18 @@ static void service(dp_t *dp, itf_t *i) {
         dp_note_ring(dp, i);
         return;
     }
-    if (i->python_rx && i->traffic != TRAFFIC_RX) return;
+    int sink = i->traffic == TRAFFIC_RX || i->traffic == TRAFFIC_RX_COPY;
+    if (i->python_rx && !sink) return;
     queue_t *rx = itf_rxq(i, &nrx);
     if (i->traffic != TRAFFIC_NONE) /* we poll: spare the peer its eventfd writes */
         for (int k = 0; k < nrx; k++) rx[k].ring->flags |= RING_FLAG_MASK_INT;
+    int copy = i->traffic == TRAFFIC_RX_COPY;
     for (int k = 0; k < nrx; k++) {
         uint64_t bytes = 0;
         int got;
-        while ((got = ring_rx(&i->rc, &rx[k], NULL, 0, NULL, SCRATCH_FRAMES, &bytes)) > 0)
-            add_rx(i, got, bytes, i->traffic != TRAFFIC_RX), bytes = 0;
+        while ((got = ring_rx(&i->rc, &rx[k], copy ? dp->scratch : NULL, copy ? SCRATCH_BYTES : 0,
+                              copy ? dp->scratch_lens : NULL, SCRATCH_FRAMES, &bytes)) > 0)
+            add_rx(i, got, bytes, !sink), bytes = 0;
     }
     dp_note_ring(dp, i);
 }

@@ -14,7 +14,9 @@
 enum { ROLE_NONE = -1, ROLE_SERVER = 0, ROLE_CLIENT = 1 };
 enum { ST_DISABLED, ST_LISTENING, ST_CONNECTING, ST_HANDSHAKE, ST_CONNECTED };
 enum { EV_WAKE = 1, EV_LISTEN, EV_PENDING, EV_CTRL, EV_RXQ };
-enum { TRAFFIC_NONE, TRAFFIC_TX, TRAFFIC_RX };
+/* TRAFFIC_RX_COPY: a sink that copies every frame out of the ring, as a real
+   receiver (DPDK into its mbufs) does; TRAFFIC_RX only counts them. */
+enum { TRAFFIC_NONE, TRAFFIC_TX, TRAFFIC_RX, TRAFFIC_RX_COPY };
 
 #define MAX_QUEUES HS_MAX_QUEUES
 

@@ -397,8 +397,11 @@ static PyObject *Dp_start_traffic(DpObject *self, PyObject *args, PyObject *kw) 
         return NULL;
     if (check_open(self)) return NULL;
     if (size < 14 || size > 9216) return fail("size must be 14..9216");
-    int k = !strcmp(kind, "tx") ? TRAFFIC_TX : !strcmp(kind, "rx") ? TRAFFIC_RX : -1;
-    if (k < 0) return fail("kind must be tx or rx");
+    int k = !strcmp(kind, "tx")        ? TRAFFIC_TX
+            : !strcmp(kind, "rx")      ? TRAFFIC_RX
+            : !strcmp(kind, "rx-copy") ? TRAFFIC_RX_COPY
+                                       : -1;
+    if (k < 0) return fail("kind must be tx, rx or rx-copy");
     char err[128] = "";
     LOCK(self);
     itf_t *i = dp_find(self->dp, sid, id);

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import asyncssh
 
@@ -25,13 +26,17 @@ class RawSession:
 
     @classmethod
     async def open(cls, port: int, user: str = "admin", password: str = "admin") -> RawSession:
+        """A session to the agent (password login)."""
+        return await cls.connect(
+            host="127.0.0.1", port=port, username=user, password=password, known_hosts=None
+        )
+
+    @classmethod
+    async def connect(cls, **login: Any) -> RawSession:
+        """A session with asyncssh.connect arguments `login` (host, port, credentials):
+        the same client for every server compared."""
         conn = await asyncssh.connect(
-            "127.0.0.1",
-            port,
-            username=user,
-            password=password,
-            known_hosts=None,
-            encryption_algs=["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"],
+            encryption_algs=["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"], **login
         )
         # Like ncclient/paramiko and OpenSSH, send no SSH_MSG_IGNORE before each
         # packet (asyncssh's CBC-era habit): servers are measured on what real
