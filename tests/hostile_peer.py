@@ -196,10 +196,14 @@ class HostileServer:
         self.rings: list[tuple[int, int, int]] = []  # (flags, offset, log2) in ADD_RING order
         self.fds: list[int] = []
 
-    def accept(self) -> None:
+    def accept(self, hello: bool = True) -> None:
         self.conn, _ = self.lsock.accept()
         self.conn.settimeout(10)
-        self.conn.send(msg(HELLO, "32sHHHHHB", self.name, 0x0200, 0x0200, 0, 0, 0, 10))
+        if hello:
+            self.hello()
+
+    def hello(self) -> None:
+        self.send(msg(HELLO, "32sHHHHHB", self.name, 0x0200, 0x0200, 0, 0, 0, 10))
 
     def recv(self) -> tuple[int, bytes, int | None]:
         """(type, message, passed fd or None); type 0 on EOF."""

@@ -80,6 +80,7 @@ def test_dataplane_under_asan(tmp_path) -> None:
             str(ROOT),
             str(ROOT / "tests" / "test_dp_ours.py"),
             str(ROOT / "tests" / "test_dp_hostile.py"),
+            str(ROOT / "tests" / "test_dp_hostile_limits.py"),
             str(ROOT / "tests" / "test_dp_codec.py"),
         ],
         env=env,

@@ -14,7 +14,7 @@ import textwrap
 import time
 
 import pytest
-from hostile_peer import ACK, CONNECTED, DISCONNECT, HELLO, RING_HDR, HostileClient
+from hostile_peer import ACK, CONNECTED, DISCONNECT, HELLO, RING_HDR, HostileClient, HostileServer
 
 from dataplane import Dataplane
 
@@ -196,3 +196,29 @@ def test_zero_copy_client_buffer_size(tmp_path) -> None:
     finally:
         c.close()
         dp.close()
+
+
+def test_client_bound_starts_at_the_servers_hello(tmp_path) -> None:
+    """A server may accept long before it speaks (DPDK while it initializes):
+    our client waits for its HELLO, then holds it to the handshake bound."""
+    path = str(tmp_path / "slow.sock")
+    srv = HostileServer(path)
+    dp = Dataplane("client", handshake_timeout=0.5)
+    try:
+        dp.add_socket(1, path)
+        dp.add_interface(1, 1, role="client", enabled=True)
+        srv.accept(hello=False)
+        time.sleep(1.5)  # three bounds of silence from the server: still waiting
+        st = dp.interface_state(1, 1)
+        assert st["connection-state"] == "handshake" and st["local-disconnect-reason"] == ""
+        srv.hello()
+        t0 = time.monotonic()
+        assert srv.recv()[0] != 0  # our INIT, never answered
+        wait(
+            lambda: dp.interface_state(1, 1)["local-disconnect-reason"] == "handshake timeout",
+            what="handshake timeout",
+        )
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        dp.close()
+        srv.close()

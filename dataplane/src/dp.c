@@ -398,7 +398,12 @@ static void client_connect(dp_t *dp, itf_t *i) {
     i->ctrl_ev = (evtag_t){.type = EV_CTRL, .obj = i};
     ep_add(dp, fd, &i->ctrl_ev);
     i->state = ST_HANDSHAKE;
-    i->hs_deadline = now_s() + dp->hs_timeout;
+    /* The bound starts at the server's HELLO: a server may accept long before
+     * it speaks (DPDK while it initializes), and cutting it off then is no
+     * defence, since it is the only server we may connect to. A server that
+     * never speaks is left after DP_HELLO_WAIT. */
+    i->hs_deadline = now_s() + (dp->hs_timeout > DP_HELLO_WAIT ? dp->hs_timeout : DP_HELLO_WAIT);
+    i->got_hello = 0;
 }
 
 /* Plans the exchange (hs_client_hello), then builds what it needs: region 0 in
@@ -464,6 +469,10 @@ static const char *client_hello(dp_t *dp, itf_t *i, const ctrl_msg_t *m) {
 }
 
 static const char *client_msg(dp_t *dp, itf_t *i, const ctrl_msg_t *m) {
+    if (!i->got_hello) {
+        i->got_hello = 1;
+        i->hs_deadline = now_s() + dp->hs_timeout;
+    }
     if (m->type == MSG_HELLO && i->hc.n_out == 0) {
         const char *why = client_hello(dp, i, m);
         if (why) return why;
@@ -981,7 +990,9 @@ static void *loop(void *arg) {
             }
         for (itf_t *i = dp->itfs; i; i = i->next) {
             if (i->state == ST_HANDSHAKE && now >= i->hs_deadline)
-                disconnect(dp, i, "handshake timeout");
+                disconnect(dp, i,
+                           i->role == ROLE_CLIENT && !i->got_hello ? "no HELLO from the server"
+                                                                   : "handshake timeout");
             if (i->role == ROLE_CLIENT && i->enabled && i->state == ST_CONNECTING && now >= i->retry_at)
                 client_connect(dp, i);
             if (i->state == ST_CONNECTED) service(dp, i);

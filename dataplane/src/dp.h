@@ -67,6 +67,7 @@ struct itf {
     evtag_t ctrl_ev;
     double retry_at;
     double hs_deadline; /* ST_HANDSHAKE: the link must be up before this */
+    int got_hello;      /* client: the server has spoken on this connection */
     int overrun_logged; /* a ring overrun was reported for this link */
     /* negotiated */
     uint8_t log2;
@@ -123,6 +124,7 @@ enum { DP_EV_LINK, DP_EV_LOG };
 #define DP_HS_TIMEOUT 3.0
 #define DP_MAX_PENDING 64
 #define DP_ACCEPT_BACKOFF 0.1
+#define DP_HELLO_WAIT 30.0 /* client: seconds a server may stay silent after accept */
 
 #define SCRATCH_FRAMES 256
 #define SCRATCH_BYTES (SCRATCH_FRAMES * 9216u)
