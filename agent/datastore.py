@@ -211,6 +211,26 @@ class Datastores:
                 f"edit-config target must be candidate or running, not {target}",
                 type="protocol",
             )
+        if target != "running":
+            return await self._edit(
+                target, edit, session_id, default_operation, test_option, error_option
+            )
+        # The dataplane is awaited while running changes: an edit read from running
+        # before another commit's swap would write that commit's changes away.
+        async with self._commit_lock:
+            return await self._edit(
+                target, edit, session_id, default_operation, test_option, error_option
+            )
+
+    async def _edit(
+        self,
+        target: str,
+        edit: etree._Element,
+        session_id: int,
+        default_operation: str,
+        test_option: str,
+        error_option: str,
+    ) -> list[RpcError]:
         self.locks.require_writable(target, session_id)
         base = self.tree(target)
         if self.request_check is not None:
@@ -236,9 +256,8 @@ class Datastores:
             if test_option == "test-only":
                 self.validate(work)
             else:
-                async with self._commit_lock:
-                    self._refuse_during_confirm(session_id, "edit running")
-                    await self.set_running(work, session_id)
+                self._refuse_during_confirm(session_id, "edit running")
+                await self.set_running(work, session_id)
         else:
             if test_option == "test-only":
                 self.validate(work)
@@ -325,9 +344,9 @@ class Datastores:
                 if start:
                     persist.atomic_remove(self._path("rollback"))
                 raise
-            self.candidate = new  # one tree, as after every commit
-            self.candidate_editors.clear()
-            self.candidate_dirty = False
+            if self.candidate is new:  # not edited while the dataplane was awaited
+                self.candidate_editors.clear()
+                self.candidate_dirty = False
             if c is not None and c.timer is not None:
                 c.timer.cancel()
             if confirmed:
@@ -397,6 +416,12 @@ class Datastores:
     # -- copy / delete ---------------------------------------------------------------------------
 
     async def copy(self, source: etree._Element, target: str, session_id: int) -> None:
+        if target != "running":
+            return await self._copy(source, target, session_id)
+        async with self._commit_lock:  # as for edit: nothing read from a running in flux
+            return await self._copy(source, target, session_id)
+
+    async def _copy(self, source: etree._Element, target: str, session_id: int) -> None:
         self.locks.require_writable(target, session_id)
         new = deepcopy(source)
         current = self.startup if target == "startup" else self.tree(target)
@@ -405,9 +430,8 @@ class Datastores:
             self.request_check(session_id, current, new, "replace", whole=True)
         self.check_write(session_id, current, new)
         if target == "running":
-            async with self._commit_lock:
-                self._refuse_during_confirm(session_id, "copy to running")
-                await self.set_running(new, session_id)
+            self._refuse_during_confirm(session_id, "copy to running")
+            await self.set_running(new, session_id)
         elif target == "candidate":
             self.typed.get(new)  # type errors now; rules wait for commit
             self.candidate = new
