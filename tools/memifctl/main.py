@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("command", nargs="*", help="command words; ';' separates commands")
     args = ap.parse_args(argv)
 
+    from ncclient import NCClientError
     from ncclient.operations.rpc import RPCError
 
     try:
@@ -158,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is silent
         status = errors.BROKEN_PIPE
+    except NCClientError as e:
+        # Not an answer but a lost session or a timeout: the agent frees the lock of a
+        # session that ends (and discards its candidate changes).
+        print(f"error: lost the NETCONF session with the agent: {e}", file=sys.stderr)
+        status = errors.CONNECTION
     finally:
         try:
             m.close_session()
