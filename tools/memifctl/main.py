@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     status = errors.OK
     interactive = not args.command and sys.stdin.isatty()
 
+    def refused(e: Exception) -> None:
+        print(str(e) if isinstance(e, LockHeld) else errors.rpc_error_line(e), file=sys.stderr)
+
     def run_line(line: str) -> bool:
         """Run one line's commands; False: stop reading lines."""
         nonlocal status
@@ -116,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 status = errors.USAGE
                 return interactive
             except (RPCError, LockHeld) as e:
-                print(
-                    str(e) if isinstance(e, LockHeld) else errors.rpc_error_line(e), file=sys.stderr
-                )
+                refused(e)
                 if interactive and sess.pending:
                     print(
                         "(the candidate is unchanged; this session's changes are kept:"
@@ -147,9 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 sess.commit()
             except (RPCError, LockHeld) as e:
-                print(
-                    str(e) if isinstance(e, LockHeld) else errors.rpc_error_line(e), file=sys.stderr
-                )
+                refused(e)
                 status = errors.REFUSED
     except KeyboardInterrupt:
         pass
