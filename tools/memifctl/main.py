@@ -9,6 +9,7 @@ Configuration commands need 'configure' in the shell; a command line or a script
 may leave it out. Edits stay in memifctl until 'commit' (or, for a command line or
 a script, its end), which is one transaction: lock the candidate, edit, commit,
 unlock; if the agent refuses, the candidate is left as it was found.
+Values are shell-quoted words: filename '/tmp/a b.sock', secret "a;b".
 
 Exit codes: 0 success, 1 the agent refused a command (rpc-error), 2 usage error,
 3 connection or authentication failure, 141 standard output was closed early.
