@@ -177,7 +177,7 @@ def test_show_link_up_with_a_real_peer(start_agent, tmp_path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)  # let it subscribe before the link comes up
+    ag.wait_log("subscribed to NETCONF", timeout=20)  # before the link comes up
     # A refused transaction while monitor and show run alongside: nothing changes,
     # the lock is released, monitor carries on.
     r = ctl(ag, "no interface memif socket 23; commit")
