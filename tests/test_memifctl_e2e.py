@@ -177,7 +177,7 @@ def test_show_link_up_with_a_real_peer(start_agent, tmp_path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)  # let it subscribe before the link comes up
+    ag.wait_log("subscribed to NETCONF", timeout=20)  # before the link comes up
     # A refused transaction while monitor and show run alongside: nothing changes,
     # the lock is released, monitor carries on.
     r = ctl(ag, "no interface memif socket 23; commit")
@@ -375,3 +375,33 @@ def test_tnsr_layout_from_the_live_agent(start_agent, tmp_path) -> None:
         .replace("02:fe:2d:e2:87:a8", mac.group(1))
     )
     assert out == want
+
+
+def test_monitor_ends_when_the_agent_goes_away(ag) -> None:
+    mon = subprocess.Popen(
+        [*MEMIFCTL, "--port", str(ag.port), "monitor"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Once the agent counts monitor's session besides ours, monitor is connected.
+        m = ag.connect()
+        end = time.time() + 20
+        while (
+            len(m.get(filter=("subtree", _SESSIONS)).data.xpath("//*[local-name()='session']")) < 2
+        ):
+            assert time.time() < end and mon.poll() is None
+            time.sleep(0.05)
+        ag.kill()
+        out, err = mon.communicate(timeout=20)
+        assert mon.returncode == 3, (out, err)
+        assert "lost the NETCONF session" in err and "Traceback" not in err
+    finally:
+        mon.kill()
+
+
+_SESSIONS = (
+    '<netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><sessions/>'
+    "</netconf-state>"
+)

@@ -9,6 +9,7 @@ Configuration commands need 'configure' in the shell; a command line or a script
 may leave it out. Edits stay in memifctl until 'commit' (or, for a command line or
 a script, its end), which is one transaction: lock the candidate, edit, commit,
 unlock; if the agent refuses, the candidate is left as it was found.
+Values are shell-quoted words: filename '/tmp/a b.sock', secret "a;b".
 
 Exit codes: 0 success, 1 the agent refused a command (rpc-error), 2 usage error,
 3 connection or authentication failure, 141 standard output was closed early.
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("command", nargs="*", help="command words; ';' separates commands")
     args = ap.parse_args(argv)
 
+    from ncclient import NCClientError
     from ncclient.operations.rpc import RPCError
 
     try:
@@ -83,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     sess = Session(m, as_json=args.json)
     status = errors.OK
     interactive = not args.command and sys.stdin.isatty()
+
+    def refused(e: Exception) -> None:
+        print(str(e) if isinstance(e, LockHeld) else errors.rpc_error_line(e), file=sys.stderr)
 
     def run_line(line: str) -> bool:
         """Run one line's commands; False: stop reading lines."""
@@ -115,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 status = errors.USAGE
                 return interactive
             except (RPCError, LockHeld) as e:
-                print(
-                    str(e) if isinstance(e, LockHeld) else errors.rpc_error_line(e), file=sys.stderr
-                )
+                refused(e)
                 if interactive and sess.pending:
                     print(
                         "(the candidate is unchanged; this session's changes are kept:"
@@ -146,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 sess.commit()
             except (RPCError, LockHeld) as e:
-                print(
-                    str(e) if isinstance(e, LockHeld) else errors.rpc_error_line(e), file=sys.stderr
-                )
+                refused(e)
                 status = errors.REFUSED
     except KeyboardInterrupt:
         pass
@@ -158,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is silent
         status = errors.BROKEN_PIPE
+    except NCClientError as e:
+        # Not an answer but a lost session or a timeout: the agent frees the lock of a
+        # session that ends (and discards its candidate changes).
+        print(f"error: lost the NETCONF session with the agent: {e}", file=sys.stderr)
+        status = errors.CONNECTION
     finally:
         try:
             m.close_session()

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from lxml import etree
+from ncclient.transport.errors import TransportError
 
 from tools.memifctl import yang_json
 
@@ -19,6 +20,9 @@ def run(manager: Any, as_json: bool, count: int | None = None) -> None:
     while count is None or seen < count:
         n = manager.take_notification(block=True, timeout=1.0)
         if n is None:
+            if not manager.connected:
+                # ncclient hands out no more notifications and raises nothing.
+                raise TransportError("the agent closed the session")
             continue
         ev = etree.fromstring(n.notification_xml.encode())
         body = ev.find(f"{{{NS}}}link-state-change")
