@@ -100,7 +100,9 @@ class Links:
         for ev in events:
             kind = ev.get("type")
             if kind == "log":
-                log.warning("dataplane: %s", ev.get("message", ev))
+                # What the dataplane saw a peer do wrong (e.g. a ring overrun),
+                # once per link; strings were made XML-safe by control_replies.
+                log.warning("dataplane: %s: %s", ev.get("name", ""), ev.get("message", ""))
                 continue
             if kind != "link":
                 continue

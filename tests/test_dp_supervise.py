@@ -344,3 +344,31 @@ def _zombie(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_commit_in_flight_when_the_dataplane_hangs(linked) -> None:
+    ag, m, peer = linked
+    pid = int(dp_state(m)["pid"])
+    running = m.get_config("running").data_xml
+    os.kill(pid, signal.SIGSTOP)
+    # sent at once: the heartbeat needs most of a second to call it hung, so
+    # this commit is waiting on the stopped process when it is given up
+    t0 = time.monotonic()
+    with pytest.raises(RPCError) as e:
+        m.edit_config(
+            target="running",
+            config=cfg(
+                "<socket><id>2</id><filename>/tmp/never.sock</filename></socket>"
+                "<interface><socket-id>2</socket-id><id>1</id></interface>"
+            ),
+        )
+    assert time.monotonic() - t0 < 2.5
+    assert e.value.tag == "operation-failed"
+    assert "dataplane lost: hung: no reply to" in e.value.message
+    assert m.get_config("running").data_xml == running
+    # the restarted process runs running as it was: memif1/1 comes back, socket 2 never came
+    st = wait(lambda: (s := dp_state(m))["status"] == "running" and s, 10)
+    assert st["restarts"] == "1"
+    wait(lambda: link(m, 1, 1) == "up", 10)
+    d = m.get(filter=("subtree", f'<memif xmlns="{NS}"><socket/></memif>')).data
+    assert sorted(d.xpath("//m:socket/m:id/text()", namespaces=P)) == ["0", "1"]
