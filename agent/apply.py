@@ -195,20 +195,26 @@ class StateReader:
         self.timeout = timeout
         self.note = ""  # why the last read has no state, when the process runs
         self._silent_until = 0.0
+        self._fresh: dict | None = None
 
     async def read(self) -> dict | None:
         """The state, or None while no process runs or it does not answer."""
+        if self._fresh is not None:
+            # Read in this same step of the event loop (by the other provider of
+            # one <get>): nothing can have changed since.
+            return self._fresh
         sup = self.sup
         self.note = ""
         if sup.status != "running" or sup.dp is None:
             return None
-        now = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         if now < self._silent_until:
             # It just left a read unanswered: do not make this <get> wait too.
             self.note = "not answering"
             return None
         try:
-            return await sup.dp.state(timeout=min(self.timeout, sup.timeout))
+            st = await sup.dp.state(timeout=min(self.timeout, sup.timeout))
         except TimeoutError:
             self._silent_until = now + sup.timeout
             self.note = f"no state within {min(self.timeout, sup.timeout):g} s"
@@ -217,6 +223,12 @@ class StateReader:
             log.warning("dataplane state: %s", e)
             self.note = "" if sup.status != "running" else str(e)
             return None
+        self._fresh = st
+        loop.call_soon(self._forget)
+        return st
+
+    def _forget(self) -> None:
+        self._fresh = None
 
 
 def dataplane_state(sup: Any, note: str = "") -> etree._Element:
