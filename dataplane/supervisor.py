@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
 STABLE_AFTER = 10.0
+START_TIMEOUT = 10.0
 
 
 class Unavailable(Exception):
@@ -74,6 +75,10 @@ class Supervisor:
             self._started = asyncio.get_running_loop().create_future()
             try:
                 await self._spawn(restarted=False)
+            except DataplaneLost as e:
+                # Died or hung while starting: the agent serves NETCONF anyway
+                # and the restart that _lost scheduled keeps trying.
+                log.error("dataplane did not start: %s", e)
             except BaseException as e:
                 self._started.set_exception(e)
                 self._started.exception()
@@ -110,10 +115,14 @@ class Supervisor:
         self.dp = dp
         dp.start()
         try:
+            # Python start-up and the import of _memif: slow on a loaded host,
+            # and not a hang.
+            await dp.ping(timeout=START_TIMEOUT)
             await self.setup(dp, restarted)
         except BaseException as e:
-            if not restarted:
-                self._closing = True  # the agent does not start: no restarts
+            if not restarted and not isinstance(e, DataplaneLost):
+                # A setup error (socket 0 taken): the agent does not start.
+                self._closing = True
             if dp.lost is None:
                 dp.kill(f"setup failed: {e}")
             raise
