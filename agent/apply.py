@@ -70,18 +70,22 @@ class Applier:
     async def setup(self, dp: Any, restarted: bool) -> None:
         """Prepares a new dataplane process (Supervisor's setup)."""
         await dp.add_socket(0, self.socket0, **self.socket_files)
-        self.applied = MemifConfig()
-        if restarted and self.running is not None:
-            async with self._lock:
-                target = self.running()
-                try:
-                    await self._run(dp, MemifConfig(), target)
-                except RpcError as e:
-                    if dp.lost is not None:
-                        raise
-                    log.error("running could not be re-applied after a restart: %s", e)
-                    return
-                self.applied = target
+        if not restarted or self.running is None:
+            # The first process: start-up applies running (ops_datastore's
+            # hook), and may be starting from inside apply(), which holds the lock.
+            self.applied = MemifConfig()
+            return
+        async with self._lock:
+            self.applied = MemifConfig()
+            target = self.running()
+            try:
+                await self._run(dp, MemifConfig(), target)
+            except RpcError as e:
+                if dp.lost is not None:
+                    raise
+                log.error("running could not be re-applied after a restart: %s", e)
+                return
+            self.applied = target
 
     async def _run(self, dp: Any, old: MemifConfig, new: MemifConfig) -> None:
         await Transaction(dp, self.macs, self.socket_files, self._gone).run(old, new)
@@ -157,7 +161,6 @@ def register(server: Any) -> None:
         setup=applier.setup,
         on_events=links.events,
         on_lost=links.lost,
-        on_restarted=lambda: None,
         heartbeat=getattr(opts, "dataplane_heartbeat", 0.2),
         timeout=getattr(opts, "dataplane_timeout", 1.0),
         restart_delay=getattr(opts, "dataplane_restart_delay", 0.1),

@@ -39,7 +39,6 @@ class Supervisor:
         setup: Callable[[RemoteDataplane, bool], Awaitable[None]],
         on_events: Callable[[list[dict]], None],
         on_lost: Callable[[str], None],
-        on_restarted: Callable[[], None],
         heartbeat: float = 0.2,
         timeout: float = 1.0,
         app_name: str = "memif-agent",
@@ -49,7 +48,6 @@ class Supervisor:
         self.setup = setup
         self.on_events = on_events
         self.on_lost = on_lost
-        self.on_restarted = on_restarted
         self.heartbeat = heartbeat
         self.timeout = timeout
         self.app_name = app_name
@@ -170,7 +168,6 @@ class Supervisor:
             return
         self.restarts += 1
         log.warning("dataplane restarted (was: %s)", reason)
-        self.on_restarted()
 
     async def _heartbeat(self) -> None:
         while not self._closing:
