@@ -187,6 +187,36 @@ class Datastores:
                 type="protocol",
             )
         self.locks.require_writable(target, session_id)
+        if target == "running" and test_option != "test-only":
+            # Read, edit and set running under one lock: applying awaits the
+            # dataplane process, and an edit computed from the running of before
+            # another session's commit would undo that commit.
+            async with self._commit_lock:
+                work, errors = self._edited(
+                    target, edit, session_id, default_operation, error_option
+                )
+                self._refuse_during_confirm(session_id, "edit running")
+                await self.set_running(work, session_id)
+            return errors
+        work, errors = self._edited(target, edit, session_id, default_operation, error_option)
+        if test_option == "test-only":
+            self.validate(work)
+        elif target == "candidate" and work is not self.candidate:
+            self.candidate = work
+            self.candidate_editors.add(session_id)
+            self.candidate_dirty = True
+        return errors
+
+    def _edited(
+        self,
+        target: str,
+        edit: etree._Element,
+        session_id: int,
+        default_operation: str,
+        error_option: str,
+    ) -> tuple[etree._Element, list[RpcError]]:
+        """`target` with `edit` applied (itself if nothing changed) and the errors
+        of a continue-on-error edit."""
         base = self.tree(target)
         work = deepcopy(base)
         editor = Editor(
@@ -200,26 +230,13 @@ class Datastores:
             result.errors = self.error_check(session_id, result.errors)
         if result.errors and error_option != "continue-on-error":
             raise RpcErrors(result.errors)
-        if result.changed:
-            self.check_write(session_id, base, work)
-            # Also the type check of what the edit wrote (RFC 6241: invalid-value
-            # at edit time, even though the candidate may be incomplete until commit).
-            self.typed.remember(work, after_edit(self.typed.known(base), work, result))
-        if target == "running":
-            if test_option == "test-only":
-                self.validate(work)
-            else:
-                async with self._commit_lock:
-                    self._refuse_during_confirm(session_id, "edit running")
-                    await self.set_running(work, session_id)
-        else:
-            if test_option == "test-only":
-                self.validate(work)
-            elif result.changed:
-                self.candidate = work
-                self.candidate_editors.add(session_id)
-                self.candidate_dirty = True
-        return result.errors
+        if not result.changed:
+            return (base if target == "candidate" else work), result.errors
+        self.check_write(session_id, base, work)
+        # Also the type check of what the edit wrote (RFC 6241: invalid-value
+        # at edit time, even though the candidate may be incomplete until commit).
+        self.typed.remember(work, after_edit(self.typed.known(base), work, result))
+        return work, result.errors
 
     def _refuse_during_confirm(self, session_id: int, what: str) -> None:
         c = self.confirm
@@ -287,9 +304,11 @@ class Datastores:
                 if start:
                     persist.atomic_remove(self._path("rollback"))
                 raise
-            self.candidate = new  # one tree, as after every commit
-            self.candidate_editors.clear()
-            self.candidate_dirty = False
+            if self.candidate is new:  # one tree, as after every commit
+                self.candidate_editors.clear()
+                self.candidate_dirty = False
+            # else a session edited the candidate while this commit awaited the
+            # dataplane: its edits (on top of what was committed) stay pending.
             if c is not None and c.timer is not None:
                 c.timer.cancel()
             if confirmed:
