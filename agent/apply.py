@@ -24,7 +24,6 @@ from agent.mac import MacStore
 from agent.memif_config import MemifConfig
 from agent.params import parse_uint
 from agent.schema import MEMIF_NS
-from agent.state_memif import xml_text
 
 log = logging.getLogger(__name__)
 Q = f"{{{MEMIF_NS}}}"
@@ -71,18 +70,22 @@ class Applier:
     async def setup(self, dp: Any, restarted: bool) -> None:
         """Prepares a new dataplane process (Supervisor's setup)."""
         await dp.add_socket(0, self.socket0, **self.socket_files)
-        self.applied = MemifConfig()
-        if restarted and self.running is not None:
-            async with self._lock:
-                target = self.running()
-                try:
-                    await self._run(dp, MemifConfig(), target)
-                except RpcError as e:
-                    if dp.lost is not None:
-                        raise
-                    log.error("running could not be re-applied after a restart: %s", e)
-                    return
-                self.applied = target
+        if not restarted or self.running is None:
+            # The first process: start-up applies running (ops_datastore's
+            # hook), and may be starting from inside apply(), which holds the lock.
+            self.applied = MemifConfig()
+            return
+        async with self._lock:
+            self.applied = MemifConfig()
+            target = self.running()
+            try:
+                await self._run(dp, MemifConfig(), target)
+            except RpcError as e:
+                if dp.lost is not None:
+                    raise
+                log.error("running could not be re-applied after a restart: %s", e)
+                return
+            self.applied = target
 
     async def _run(self, dp: Any, old: MemifConfig, new: MemifConfig) -> None:
         await Transaction(dp, self.macs, self.socket_files, self._gone).run(old, new)
@@ -101,7 +104,9 @@ class Links:
         for ev in events:
             kind = ev.get("type")
             if kind == "log":
-                log.warning("dataplane: %s", xml_text(str(ev.get("message", ev))))
+                # What the dataplane saw a peer do wrong (e.g. a ring overrun),
+                # once per link; strings were made XML-safe by control_replies.
+                log.warning("dataplane: %s: %s", ev.get("name", ""), ev.get("message", ""))
                 continue
             if kind != "link":
                 continue
@@ -156,7 +161,6 @@ def register(server: Any) -> None:
         setup=applier.setup,
         on_events=links.events,
         on_lost=links.lost,
-        on_restarted=lambda: None,
         heartbeat=getattr(opts, "dataplane_heartbeat", 0.2),
         timeout=getattr(opts, "dataplane_timeout", 1.0),
         restart_delay=getattr(opts, "dataplane_restart_delay", 0.1),
@@ -194,20 +198,26 @@ class StateReader:
         self.timeout = timeout
         self.note = ""  # why the last read has no state, when the process runs
         self._silent_until = 0.0
+        self._fresh: dict | None = None
 
     async def read(self) -> dict | None:
         """The state, or None while no process runs or it does not answer."""
+        if self._fresh is not None:
+            # Read in this same step of the event loop (by the other provider of
+            # one <get>): nothing can have changed since.
+            return self._fresh
         sup = self.sup
         self.note = ""
         if sup.status != "running" or sup.dp is None:
             return None
-        now = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         if now < self._silent_until:
             # It just left a read unanswered: do not make this <get> wait too.
             self.note = "not answering"
             return None
         try:
-            return await sup.dp.state(timeout=min(self.timeout, sup.timeout))
+            st = await sup.dp.state(timeout=min(self.timeout, sup.timeout))
         except TimeoutError:
             self._silent_until = now + sup.timeout
             self.note = f"no state within {min(self.timeout, sup.timeout):g} s"
@@ -216,6 +226,12 @@ class StateReader:
             log.warning("dataplane state: %s", e)
             self.note = "" if sup.status != "running" else str(e)
             return None
+        self._fresh = st
+        loop.call_soon(self._forget)
+        return st
+
+    def _forget(self) -> None:
+        self._fresh = None
 
 
 def dataplane_state(sup: Any, note: str = "") -> etree._Element:

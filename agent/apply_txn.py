@@ -2,9 +2,9 @@
 failure every step already done is undone in reverse, and the commit gets an
 <rpc-error> naming the interface and the reason.
 
-`dp` has the Dataplane's control calls as coroutines (dataplane.remote's
-RemoteDataplane): each step awaits its reply, so a commit never blocks the
-event loop."""
+`dp` is dataplane.remote's RemoteDataplane: the steps become its control
+calls and go in batches (`await dp.batch(calls)`, a few round trips for a
+thousand steps), so a commit never blocks the event loop."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from agent.mac import MacStore
 from agent.memif_config import Interface, MemifConfig, interface_path, socket_path
 
 log = logging.getLogger(__name__)
+
+Call = tuple[str, list, dict]  # a dataplane control call: method, args, kwargs
 
 
 class Transaction:
@@ -41,32 +43,39 @@ class Transaction:
             self.macs.save()
 
     async def _run(self, old: MemifConfig, new: MemifConfig) -> None:
-        done: list[Step] = []
-        for step in plan(old, new):
-            try:
-                await self._do(step, old)
-            except Exception as e:  # MemifError, OSError: all undo the same way
-                log.warning("apply failed at %s (%s): undoing %d steps", step.name, e, len(done))
-                for prev in reversed(done if not isinstance(e, self.gone) else ()):
-                    try:
-                        await self._undo(prev, old)
-                    except self.gone:
-                        break
-                    except Exception:
-                        log.exception("undo of %s failed", prev.name)
-                path = (
-                    socket_path(step.socket_id)
-                    if step.if_id is None
-                    else interface_path(step.socket_id, step.if_id)
-                )
-                raise RpcError(
-                    "operation-failed", f"{step.name}: {e}", path=path, app_tag="apply-failed"
-                ) from None
-            done.append(step)
+        steps = plan(old, new)
+        if not steps:
+            return
+        try:
+            results = await self.dp.batch([self._do(s) for s in steps])
+        except self.gone as e:
+            # Lost mid-batch: which step it reached is unknown, and moot.
+            raise RpcError("operation-failed", str(e), app_tag="apply-failed") from None
+        if len(results) == len(steps) and results[-1] is None:
+            return
+        done, step, e = steps[: len(results) - 1], steps[len(results) - 1], results[-1]
+        log.warning("apply failed at %s (%s): undoing %d steps", step.name, e, len(done))
+        try:
+            undone = await self.dp.batch(
+                [self._undo(s, old) for s in reversed(done)], stop_on_error=False
+            )
+            for prev, err in zip(reversed(done), undone, strict=False):
+                if err is not None:
+                    log.error("undo of %s failed: %s", prev.name, err)
+        except self.gone:
+            pass  # nothing left to undo in a dataplane that is gone
+        path = (
+            socket_path(step.socket_id)
+            if step.if_id is None
+            else interface_path(step.socket_id, step.if_id)
+        )
+        raise RpcError(
+            "operation-failed", f"{step.name}: {e}", path=path, app_tag="apply-failed"
+        ) from None
 
-    # -- steps ---------------------------------------------------------------------------------
+    # -- steps as dataplane calls: (method, args, kwargs) ------------------------------------
 
-    async def _add_interface(self, itf: Interface) -> None:
+    def _add_interface(self, itf: Interface) -> Call:
         mac = itf.mac_address
         if mac is None and itf.mode == "ethernet":
             mac = self.macs.get(itf.socket_id, itf.id)
@@ -81,43 +90,44 @@ class Transaction:
         )
         if itf.role == "client":
             kw.update(rx_queues=itf.rx_queues, tx_queues=itf.tx_queues)
-        await self.dp.add_interface(itf.socket_id, itf.id, **kw)
+        return ("add_interface", [itf.socket_id, itf.id], kw)
 
-    async def _do(self, s: Step, old: MemifConfig) -> None:
-        dp = self.dp
+    def _do(self, s: Step) -> Call:
         if s.kind == "add_socket":
-            await dp.add_socket(s.socket_id, s.filename, **self.socket_files)
-        elif s.kind == "remove_socket":
-            await dp.remove_socket(s.socket_id)
-        elif s.kind == "add_interface":
+            return ("add_socket", [s.socket_id, s.filename], self.socket_files)
+        if s.kind == "remove_socket":
+            return ("remove_socket", [s.socket_id], {})
+        if s.kind == "add_interface":
             assert s.interface is not None
-            await self._add_interface(s.interface)
-        elif s.kind == "remove_interface":
-            await dp.remove_interface(s.socket_id, s.if_id)
-        elif s.kind == "set_enabled":
-            await dp.set_enabled(s.socket_id, s.if_id, bool(s.enabled))
-        elif s.kind == "set_xconnect":
-            await dp.set_xconnect((s.socket_id, s.if_id), s.peer)
-        else:
-            raise ValueError(s.kind)
+            return self._add_interface(s.interface)
+        if s.kind == "remove_interface":
+            return ("remove_interface", [s.socket_id, s.if_id], {})
+        if s.kind == "set_enabled":
+            return ("set_enabled", [s.socket_id, s.if_id, bool(s.enabled)], {})
+        if s.kind == "set_xconnect":
+            return ("set_xconnect", [_pair((s.socket_id, s.if_id)), _pair(s.peer)], {})
+        raise ValueError(s.kind)
 
-    async def _undo(self, s: Step, old: MemifConfig) -> None:
-        dp = self.dp
+    def _undo(self, s: Step, old: MemifConfig) -> Call:
+        key = (s.socket_id, s.if_id)
         if s.kind == "add_socket":
-            await dp.remove_socket(s.socket_id)
-        elif s.kind == "remove_socket":
-            await dp.add_socket(s.socket_id, s.filename, **self.socket_files)
-        elif s.kind == "add_interface":
-            await dp.remove_interface(s.socket_id, s.if_id)
-        elif s.kind == "remove_interface":
+            return ("remove_socket", [s.socket_id], {})
+        if s.kind == "remove_socket":
+            return ("add_socket", [s.socket_id, s.filename], self.socket_files)
+        if s.kind == "add_interface":
+            return ("remove_interface", [s.socket_id, s.if_id], {})
+        if s.kind == "remove_interface":
             assert s.interface is not None
-            await self._add_interface(s.interface)
-        elif s.kind == "set_enabled":
-            await dp.set_enabled(
-                s.socket_id, s.if_id, old.interfaces[(s.socket_id, s.if_id)].enabled
-            )
-        elif s.kind == "set_xconnect":
-            await dp.set_xconnect((s.socket_id, s.if_id), _old_peer(old, (s.socket_id, s.if_id)))
+            return self._add_interface(s.interface)
+        if s.kind == "set_enabled":
+            return ("set_enabled", [s.socket_id, s.if_id, old.interfaces[key].enabled], {})
+        if s.kind == "set_xconnect":
+            return ("set_xconnect", [_pair(key), _pair(_old_peer(old, key))], {})
+        raise ValueError(s.kind)
+
+
+def _pair(key: tuple[int, int | None] | None) -> list | None:
+    return list(key) if key is not None else None
 
 
 def _old_peer(old: MemifConfig, key: tuple[int, int]) -> tuple[int, int] | None:

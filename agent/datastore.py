@@ -211,27 +211,37 @@ class Datastores:
                 f"edit-config target must be candidate or running, not {target}",
                 type="protocol",
             )
-        if target != "running":
-            return await self._edit(
-                target, edit, session_id, default_operation, test_option, error_option
-            )
-        # The dataplane is awaited while running changes: an edit read from running
-        # before another commit's swap would write that commit's changes away.
-        async with self._commit_lock:
-            return await self._edit(
-                target, edit, session_id, default_operation, test_option, error_option
-            )
+        self.locks.require_writable(target, session_id)
+        if target == "running" and test_option != "test-only":
+            # Read, edit and set running under one lock: applying awaits the
+            # dataplane process, and an edit computed from the running of before
+            # another session's commit would undo that commit.
+            async with self._commit_lock:
+                work, errors = self._edited(
+                    target, edit, session_id, default_operation, error_option
+                )
+                self._refuse_during_confirm(session_id, "edit running")
+                await self.set_running(work, session_id)
+            return errors
+        work, errors = self._edited(target, edit, session_id, default_operation, error_option)
+        if test_option == "test-only":
+            self.validate(work)
+        elif target == "candidate" and work is not self.candidate:
+            self.candidate = work
+            self.candidate_editors.add(session_id)
+            self.candidate_dirty = True
+        return errors
 
-    async def _edit(
+    def _edited(
         self,
         target: str,
         edit: etree._Element,
         session_id: int,
         default_operation: str,
-        test_option: str,
         error_option: str,
-    ) -> list[RpcError]:
-        self.locks.require_writable(target, session_id)
+    ) -> tuple[etree._Element, list[RpcError]]:
+        """`target` with `edit` applied (itself if nothing changed) and the errors
+        of a continue-on-error edit."""
         base = self.tree(target)
         if self.request_check is not None:
             self.request_check(session_id, base, edit, default_operation)
@@ -247,25 +257,13 @@ class Datastores:
             result.errors = self.error_check(session_id, result.errors)
         if result.errors and error_option != "continue-on-error":
             raise RpcErrors(result.errors)
-        if result.changed:
-            self.check_write(session_id, base, work)
-            # Also the type check of what the edit wrote (RFC 6241: invalid-value
-            # at edit time, even though the candidate may be incomplete until commit).
-            self.typed.remember(work, after_edit(self.typed.known(base), work, result))
-        if target == "running":
-            if test_option == "test-only":
-                self.validate(work)
-            else:
-                self._refuse_during_confirm(session_id, "edit running")
-                await self.set_running(work, session_id)
-        else:
-            if test_option == "test-only":
-                self.validate(work)
-            elif result.changed:
-                self.candidate = work
-                self.candidate_editors.add(session_id)
-                self.candidate_dirty = True
-        return result.errors
+        if not result.changed:
+            return (base if target == "candidate" else work), result.errors
+        self.check_write(session_id, base, work)
+        # Also the type check of what the edit wrote (RFC 6241: invalid-value
+        # at edit time, even though the candidate may be incomplete until commit).
+        self.typed.remember(work, after_edit(self.typed.known(base), work, result))
+        return work, result.errors
 
     def _refuse_during_confirm(self, session_id: int, what: str) -> None:
         c = self.confirm
@@ -344,9 +342,11 @@ class Datastores:
                 if start:
                     persist.atomic_remove(self._path("rollback"))
                 raise
-            if self.candidate is new:  # not edited while the dataplane was awaited
+            if self.candidate is new:  # one tree, as after every commit
                 self.candidate_editors.clear()
                 self.candidate_dirty = False
+            # else a session edited the candidate while this commit awaited the
+            # dataplane: its edits (on top of what was committed) stay pending.
             if c is not None and c.timer is not None:
                 c.timer.cancel()
             if confirmed:

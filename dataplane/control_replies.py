@@ -31,27 +31,31 @@ def _escape(m: re.Match[str]) -> str:
 
 def clean(v: Any, depth: int = 0) -> Any:
     """`v` with every string XML-safe, or BadReply when it is out of bounds."""
-    if depth > MAX_DEPTH:
-        raise BadReply("reply nested too deep")
-    if isinstance(v, bool) or v is None:
-        return v
-    if isinstance(v, int):
+    # Written for speed: a state() reply for 1,000 interfaces holds ~50,000 values.
+    t = type(v)
+    if t is str:
+        if len(v) > MAX_STRING:
+            raise BadReply("string too long")
+        if v.isascii() and v.isprintable():
+            return v
+        return _NOT_XML.sub(_escape, v)
+    if t is int:
         if not -_U64 <= v <= _U64:
             raise BadReply("integer out of range")
         return v
-    if isinstance(v, str):
-        if len(v) > MAX_STRING:
-            raise BadReply("string too long")
-        return _NOT_XML.sub(_escape, v)
-    if isinstance(v, list):
-        if len(v) > MAX_ITEMS:
-            raise BadReply("list too long")
-        return [clean(x, depth + 1) for x in v]
-    if isinstance(v, dict):
+    if t is bool or v is None:
+        return v
+    if depth >= MAX_DEPTH:
+        raise BadReply("reply nested too deep")
+    if t is dict:
         if len(v) > MAX_ITEMS:
             raise BadReply("object too large")
         return {clean(k, depth + 1): clean(x, depth + 1) for k, x in v.items()}
-    raise BadReply(f"unexpected {type(v).__name__} in reply")
+    if t is list:
+        if len(v) > MAX_ITEMS:
+            raise BadReply("list too long")
+        return [clean(x, depth + 1) for x in v]
+    raise BadReply(f"unexpected {t.__name__} in reply")
 
 
 def _id(d: dict, key: str) -> int:

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # How long an exited process's pidfd may lag the EOF on its channel.
 EXIT_GRACE = 0.5
+# Calls per batch round trip (the service's MAX_BATCH).
+BATCH = 256
 # Writes queued for a process that does not read: past this it is hung.
 MAX_QUEUED = 4 * 1024 * 1024
 
@@ -178,6 +180,24 @@ class RemoteDataplane:
 
     async def set_xconnect(self, a: tuple[int, int], b: tuple[int, int] | None) -> None:
         await self.call("set_xconnect", list(a), list(b) if b else None, check_result=check.none)
+
+    async def batch(
+        self, calls: list[tuple[str, list, dict]], stop_on_error: bool = True
+    ) -> list[Exception | None]:
+        """Runs the calls in order in as few round trips as the process allows;
+        one entry per call run (None, or the exception it raised). With
+        `stop_on_error` the list ends at the first failure."""
+        out: list[Exception | None] = []
+        for i in range(0, len(calls), BATCH):
+            chunk = [[m, list(a), k] for m, a, k in calls[i : i + BATCH]]
+            results = await self.call(
+                "batch", chunk, stop_on_error=stop_on_error, check_result=_batch_result(len(chunk))
+            )
+            for r in results:
+                out.append(None if r is None else _remote_error(r))
+            if stop_on_error and out and out[-1] is not None:
+                break
+        return out
 
     async def state(self, timeout: float | None = None) -> dict:
         """Raises TimeoutError (and leaves hang detection to the heartbeat) when
@@ -341,6 +361,18 @@ class RemoteDataplane:
             self._loop.remove_writer(self._sock.fileno())
         if self._exit_timer is None and self.lost is None and self._loop is not None:
             self._exit_timer = self._loop.call_later(EXIT_GRACE, self._give_up, reason)
+
+
+def _batch_result(n: int) -> Callable[[Any], list]:
+    def checked(v: Any) -> list:
+        if not isinstance(v, list) or len(v) > n:
+            raise check.BadReply("batch result is not a list of its calls' results")
+        for r in v:
+            if r is not None and not (isinstance(r, dict) and isinstance(r.get("error"), str)):
+                raise check.BadReply("batch result entry is neither null nor an error")
+        return v
+
+    return checked
 
 
 def _remote_error(body: dict) -> Exception:

@@ -35,8 +35,11 @@ METHODS = frozenset(
         "state",
         "interface_state",
         "ping",
+        "batch",
     )
 )
+# Calls one batch may hold: keeps each reply quick, so heartbeats interleave.
+MAX_BATCH = 256
 PR_SET_PDEATHSIG = 1
 
 
@@ -61,6 +64,8 @@ class Service:
         self.decoder = cc.Decoder()
 
     def call(self, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if method == "batch":
+            return self.batch(*args, **kwargs)
         if method == "ping":
             # Reaches through the Dataplane's lock: a loop thread stuck while
             # holding it makes the ping hang too, and the agent sees the hang.
@@ -71,6 +76,31 @@ class Service:
             return "pong"
         result = getattr(self.dp, method)(*_tuples(args), **kwargs)
         return result
+
+    def batch(self, calls: list[Any], stop_on_error: bool = True) -> list[Any]:
+        """Runs [method, args, kwargs] calls in order (their results are not
+        returned: batches carry commit steps): one entry per call run, None or
+        {"error", "type"}; stops after the first error if asked to."""
+        if not isinstance(calls, list) or len(calls) > MAX_BATCH:
+            raise ValueError(f"a batch is a list of at most {MAX_BATCH} calls")
+        out: list[Any] = []
+        for c in calls:
+            if (
+                not isinstance(c, list)
+                or len(c) != 3
+                or c[0] not in METHODS - {"batch"}
+                or not isinstance(c[1], list)
+                or not isinstance(c[2], dict)
+            ):
+                raise ValueError(f"bad call in batch: {c!r:.80}")
+            try:
+                self.call(c[0], c[1], c[2])
+                out.append(None)
+            except Exception as e:
+                out.append({"error": str(e), "type": type(e).__name__})
+                if stop_on_error:
+                    break
+        return out
 
     def handle(self, frame: cc.Frame) -> bytes:
         body = frame.body

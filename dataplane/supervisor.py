@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
 STABLE_AFTER = 10.0
+START_TIMEOUT = 10.0
 
 
 class Unavailable(Exception):
@@ -38,7 +39,6 @@ class Supervisor:
         setup: Callable[[RemoteDataplane, bool], Awaitable[None]],
         on_events: Callable[[list[dict]], None],
         on_lost: Callable[[str], None],
-        on_restarted: Callable[[], None],
         heartbeat: float = 0.2,
         timeout: float = 1.0,
         app_name: str = "memif-agent",
@@ -48,7 +48,6 @@ class Supervisor:
         self.setup = setup
         self.on_events = on_events
         self.on_lost = on_lost
-        self.on_restarted = on_restarted
         self.heartbeat = heartbeat
         self.timeout = timeout
         self.app_name = app_name
@@ -74,6 +73,10 @@ class Supervisor:
             self._started = asyncio.get_running_loop().create_future()
             try:
                 await self._spawn(restarted=False)
+            except DataplaneLost as e:
+                # Died or hung while starting: the agent serves NETCONF anyway
+                # and the restart that _lost scheduled keeps trying.
+                log.error("dataplane did not start: %s", e)
             except BaseException as e:
                 self._started.set_exception(e)
                 self._started.exception()
@@ -110,10 +113,14 @@ class Supervisor:
         self.dp = dp
         dp.start()
         try:
+            # Python start-up and the import of _memif: slow on a loaded host,
+            # and not a hang.
+            await dp.ping(timeout=START_TIMEOUT)
             await self.setup(dp, restarted)
         except BaseException as e:
-            if not restarted:
-                self._closing = True  # the agent does not start: no restarts
+            if not restarted and not isinstance(e, DataplaneLost):
+                # A setup error (socket 0 taken): the agent does not start.
+                self._closing = True
             if dp.lost is None:
                 dp.kill(f"setup failed: {e}")
             raise
@@ -161,7 +168,6 @@ class Supervisor:
             return
         self.restarts += 1
         log.warning("dataplane restarted (was: %s)", reason)
-        self.on_restarted()
 
     async def _heartbeat(self) -> None:
         while not self._closing:

@@ -67,20 +67,25 @@ def test_xconnect_pairs_made_and_undone_once() -> None:
 
 
 class FakeDataplane:
-    """Records calls; fails on one chosen call. Only for the pure transaction
-    logic: the real dataplane is exercised in the end-to-end tests."""
+    """Runs batches of calls as RemoteDataplane.batch does, recording them; fails
+    on one chosen call. Only for the pure transaction logic: the real dataplane
+    (in its process) is exercised in the end-to-end tests."""
 
     def __init__(self, fail_on: str) -> None:
         self.fail_on = fail_on
         self.calls: list[tuple] = []
 
-    def __getattr__(self, name: str):
-        async def call(*args, **kw):
-            if name == self.fail_on and args[:2] == (1, 2):
-                raise OSError("address in use")
+    async def batch(self, calls, stop_on_error: bool = True):
+        out = []
+        for name, args, _kw in calls:
+            if name == self.fail_on and tuple(args[:2]) == (1, 2):
+                out.append(OSError("address in use"))
+                if stop_on_error:
+                    break
+                continue
             self.calls.append((name, *args[:2]))
-
-        return call
+            out.append(None)
+        return out
 
 
 def test_failed_step_undoes_the_others(tmp_path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import stat
 import sys
 import textwrap
 import time
@@ -201,10 +202,10 @@ def dp_state(m) -> dict[str, str]:
     }
 
 
-def link(m, sid: int, iid: int) -> str:
+def link(m, sid: int, iid: int, leaf: str = "link-status") -> str:
     d = m.get(filter=("subtree", f'<memif xmlns="{NS}"><interface/></memif>')).data
     v = d.xpath(
-        f"//m:interface[m:socket-id='{sid}'][m:id='{iid}']/m:state/m:link-status/text()",
+        f"//m:interface[m:socket-id='{sid}'][m:id='{iid}']/m:state/m:{leaf}/text()",
         namespaces=P,
     )
     return v[0] if v else ""
@@ -228,7 +229,7 @@ def notifications(m, until, timeout: float = 10.0) -> list[str]:
 def linked(start_agent, tmp_path):
     """An agent (restart delayed 1.5 s, so a commit can meet it down) serving
     memif1/1; our own Dataplane connects as the client and passes traffic."""
-    ag = start_agent(tmp_path / "a", "--dataplane-restart-delay", "1.5")
+    ag = start_agent(tmp_path / "a", "--dataplane-restart-delay", "1.5", "--socket-mode", "660")
     sock = str(tmp_path / "s1.sock")
     m = ag.connect()
     m.create_subscription(filter=("subtree", f'<link-state-change xmlns="{NS}"/>'))
@@ -244,6 +245,7 @@ def linked(start_agent, tmp_path):
     peer.add_interface(1, 1, role="client", enabled=True)
     wait(lambda: link(m, 1, 1) == "up")
     notifications(m, lambda x: "<link-status>up</link-status>" in x)
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o660
     yield ag, m, peer
     peer.close()
 
@@ -262,6 +264,8 @@ def test_dataplane_loss_costs_the_links_only(linked, sig, reason) -> None:
     assert before["status"] == "running" and before["restarts"] == "0"
     pid = int(before["pid"])
     assert os.getppid() != pid and pid != ag.proc.pid
+    mac = link(m, 1, 1, "mac-address")
+    assert mac.startswith("02:fe:")
     m2 = ag.connect()  # a second session, to show both stay up
     os.kill(pid, sig)
     t0 = time.monotonic()
@@ -295,6 +299,10 @@ def test_dataplane_loss_costs_the_links_only(linked, sig, reason) -> None:
     seen = notifications(m, lambda x: "<link-status>up</link-status>" in x)
     assert "<reason>dataplane restarted</reason>" in seen[-1]
     assert link(m2, 1, 1) == "up"
+    # the generated MAC address is the stored one, as after any recreate, and
+    # the socket file is made again with the agent's --socket-mode
+    assert link(m2, 1, 1, "mac-address") == mac
+    assert stat.S_IMODE(os.stat(peer_sock(ag)).st_mode) == 0o660
     # and the link carries traffic again (packets stay inside the dataplane process)
     frame = b"\xff" * 6 + b"\x02\xfe\x00\x00\x00\x01" + b"\x88\xb5" + b"x" * 50
     sent = wait(lambda: peer.tx_burst(1, 1, 0, frame, [len(frame)]), 5)
@@ -304,6 +312,10 @@ def test_dataplane_loss_costs_the_links_only(linked, sig, reason) -> None:
     m.edit_config(
         target="running", config=cfg("<interface><socket-id>1</socket-id><id>2</id></interface>")
     )
+
+
+def peer_sock(ag) -> str:
+    return str(ag.workdir.parent / "s1.sock")
 
 
 def _counter(m, name: str) -> str:
@@ -344,3 +356,31 @@ def _zombie(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_commit_in_flight_when_the_dataplane_hangs(linked) -> None:
+    ag, m, peer = linked
+    pid = int(dp_state(m)["pid"])
+    running = m.get_config("running").data_xml
+    os.kill(pid, signal.SIGSTOP)
+    # sent at once: the heartbeat needs most of a second to call it hung, so
+    # this commit is waiting on the stopped process when it is given up
+    t0 = time.monotonic()
+    with pytest.raises(RPCError) as e:
+        m.edit_config(
+            target="running",
+            config=cfg(
+                "<socket><id>2</id><filename>/tmp/never.sock</filename></socket>"
+                "<interface><socket-id>2</socket-id><id>1</id></interface>"
+            ),
+        )
+    assert time.monotonic() - t0 < 2.5
+    assert e.value.tag == "operation-failed"
+    assert "dataplane lost: hung: no reply to" in e.value.message
+    assert m.get_config("running").data_xml == running
+    # the restarted process runs running as it was: memif1/1 comes back, socket 2 never came
+    st = wait(lambda: (s := dp_state(m))["status"] == "running" and s, 10)
+    assert st["restarts"] == "1"
+    wait(lambda: link(m, 1, 1) == "up", 10)
+    d = m.get(filter=("subtree", f'<memif xmlns="{NS}"><socket/></memif>')).data
+    assert sorted(d.xpath("//m:socket/m:id/text()", namespaces=P)) == ["0", "1"]
