@@ -61,7 +61,9 @@ class Framer:
         self._buf += data
 
     def buffered(self) -> int:
-        return len(self._buf) + self._size
+        """Bytes held for messages not yet complete (what arrived, not what a
+        chunk header announced)."""
+        return len(self._buf) + len(self._parts)
 
     def next_message(self) -> bytes | None:
         """The next complete message, or None until more bytes arrive.

@@ -205,15 +205,24 @@ def path_nsmap(path: str | None) -> dict[str, str] | None:
 _FILTER_TAGS = frozenset({"filter", "subtree-filter", "xpath-filter"})
 
 
+_WINDOW = 1 << 20
+
+
 def _element_bound(msg: bytes) -> int:
     """An upper bound on the elements in `msg`, without parsing it: each start
     tag begins with a '<' byte not followed by '/'. Exact for UTF-8 and ASCII
     (bytes 0x3C 0x2F are "</" there); in UTF-16 a start tag's '<' may be followed
     by a 0x2F byte of the next character, so every '<' counts."""
-    lt = msg.count(b"<")
+    # In 1 MiB windows: one bytes.count() holds the GIL for its whole scan, and
+    # this runs in a worker thread next to the event loop for big messages.
+    n, lt, end_tags = len(msg), 0, 0
+    for start in range(0, n, _WINDOW):
+        stop = start + _WINDOW
+        lt += msg.count(b"<", start, stop)
+        end_tags += msg.count(b"</", start, stop + 1)  # those starting in the window
     if msg[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in msg[:4]:
         return lt
-    return lt - msg.count(b"</")
+    return lt - end_tags
 
 
 def error_xml(errors: Iterable[RpcError]) -> bytes:
