@@ -60,6 +60,13 @@ class Framer:
     def feed(self, data: bytes) -> None:
         self._buf += data
 
+    def discard(self) -> None:
+        """Drop everything buffered: the session is closing, and its memory must
+        not wait for the SSH channel's close handshake to finish."""
+        self._buf = bytearray()
+        self._parts = bytearray()
+        self._size = self._need = self._scan_from = 0
+
     def buffered(self) -> int:
         """Bytes held for messages not yet complete (what arrived, not what a
         chunk header announced)."""

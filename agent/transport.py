@@ -467,6 +467,8 @@ class NetconfChannel(asyncssh.SSHServerSession):
     def _release_budget(self) -> None:
         self._budget.charge(self._charged, 0)
         self._charged = self._unparsed = 0
+        if self.session is not None:
+            self.session.framer.discard()
 
     def close(self, reason: str = "closed") -> None:
         if self._closed:

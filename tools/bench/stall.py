@@ -75,7 +75,7 @@ def attack(port: int, seconds: float) -> None:
             for i, msg in enumerate(worst):
                 t = time.perf_counter()
                 reply = await _send(s, msg)
-                out.append((KINDS[i], b"<rpc-error>" in reply, time.perf_counter() - t))
+                out.append((KINDS[i], b"<rpc-error" in reply, time.perf_counter() - t))
         s.close()
         print(json.dumps(out))
 
@@ -221,6 +221,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(10)
+    rows = [tuple(str(c) for c in r) for r in rows]
     print_table(("what", "n", "p50 ms", "p99 ms", "notes"), rows, markdown=args.markdown)
 
 
