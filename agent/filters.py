@@ -119,7 +119,23 @@ def top_level(filt: etree._Element) -> Callable[[str], bool]:
     return lambda tag: any(t.names(tag) for t in tops)
 
 
+def _small(filt: etree._Element) -> bool:
+    """Whether the filter's text fits the cache's key size; stops reading at the
+    bound, so a 28 MB filter is not serialized just to find it too big."""
+    total = 0
+    for el in filt.iter():
+        total += len(el.tag) + len(el.text or "") + len(el.tail or "") + 8
+        if total > _COMPILED_MAX_BYTES:
+            return False
+    return True
+
+
 def _compile(filt: etree._Element) -> _FNode:
+    if not _small(filt):
+        root = _FNode(filt)
+        root.text = ""
+        root.selection = False
+        return root
     key = etree.tostring(filt)
     root = _COMPILED.get(key)
     if root is None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from agent.errors import NC_NS, RpcError
-from agent.framing import EOM, Framer, FramingError, encode
+from agent.framing import EOM, Framer, FramingError, Pieces, encode
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +109,15 @@ class Unparsed:
 
     __slots__ = ("msg",)
 
-    def __init__(self, msg: bytes) -> None:
+    def __init__(self, msg: bytes | Pieces) -> None:
         self.msg = msg
 
     def __len__(self) -> int:
-        return len(self.msg)
+        msg = self.msg
+        return msg.size if msg.__class__ is Pieces else len(msg)
 
     def __repr__(self) -> str:
-        return f"Unparsed({len(self.msg)} bytes)"
+        return f"Unparsed({len(self)} bytes)"
 
 
 class Request:
@@ -208,11 +209,44 @@ _FILTER_TAGS = frozenset({"filter", "subtree-filter", "xpath-filter"})
 _WINDOW = 1 << 20
 
 
-def _element_bound(msg: bytes) -> int:
+def _lstrip_pieces(msg: Pieces) -> Pieces:
+    """`msg` without the XML whitespace it starts with (see _XML_SPACE)."""
+    parts = list(msg)
+    size = msg.size
+    while parts:
+        first = parts[0].lstrip(_XML_SPACE)
+        size -= len(parts[0]) - len(first)
+        if first:
+            parts[0] = first
+            break
+        parts.pop(0)
+    return Pieces(parts, size)
+
+
+def _element_bound(msg: bytes | Pieces) -> int:
     """An upper bound on the elements in `msg`, without parsing it: each start
     tag begins with a '<' byte not followed by '/'. Exact for UTF-8 and ASCII
     (bytes 0x3C 0x2F are "</" there); in UTF-16 a start tag's '<' may be followed
     by a 0x2F byte of the next character, so every '<' counts."""
+    if msg.__class__ is Pieces:
+        lt = end_tags = 0
+        prev_lt = False
+        for piece in msg:
+            a, b = _counts(piece)
+            lt += a
+            end_tags += b + (prev_lt and piece[:1] == b"/")
+            prev_lt = piece[-1:] == b"<"
+        head = msg[0][:4] if msg else b""
+    else:
+        lt, end_tags = _counts(msg)
+        head = msg[:4]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in head:
+        return lt
+    return lt - end_tags
+
+
+def _counts(msg: bytes) -> tuple[int, int]:
+    """'<' and "</" in msg."""
     # In 1 MiB windows: one bytes.count() holds the GIL for its whole scan, and
     # this runs in a worker thread next to the event loop for big messages.
     n, lt, end_tags = len(msg), 0, 0
@@ -220,9 +254,7 @@ def _element_bound(msg: bytes) -> int:
         stop = start + _WINDOW
         lt += msg.count(b"<", start, stop)
         end_tags += msg.count(b"</", start, stop + 1)  # those starting in the window
-    if msg[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in msg[:4]:
-        return lt
-    return lt - end_tags
+    return lt, end_tags
 
 
 def error_xml(errors: Iterable[RpcError]) -> bytes:
@@ -257,6 +289,7 @@ class Session:
         self.framer = Framer(max_message_size)
         self.parser = parser or hardened_parser()
         self.limits = limits
+        self.framer.pieces_from = limits.offload_size
         self.state = "hello"  # hello -> open -> closed
         self.closing = False  # set by close-session: close after the current reply
         self.transport = None
@@ -312,7 +345,9 @@ class Session:
         head = reply_head(request.attrs, request.nsmap) if request else _REPLY_OPEN + b">"
         return self.frame(head + error_xml(errors) + _REPLY_CLOSE)
 
-    def _bad_message_reply(self, raw: bytes, error: RpcError) -> bytes:
+    def _bad_message_reply(self, raw: bytes | Pieces, error: RpcError) -> bytes:
+        if raw.__class__ is Pieces:
+            raw = b"".join(raw[:2])[:4096] if raw else b""
         m = _MESSAGE_ID_RE.search(raw[:4096])
         if m:
             # The value as XML reads it (entities decoded); a value XML itself
@@ -356,6 +391,11 @@ class Session:
                 return out
             if msg is None:
                 return out
+            if msg.__class__ is Pieces:
+                if self.state != "hello" and self.limits.offload_size:
+                    out.append(Unparsed(msg))
+                    continue
+                msg = msg.join()
             msg = msg.lstrip(_XML_SPACE)
             if self.state == "hello":
                 action = self._on_hello(msg)
@@ -369,13 +409,15 @@ class Session:
             else:
                 out.append(self._on_message(msg))
 
-    def parse_message(self, msg: bytes):
+    def parse_message(self, msg: bytes | Pieces):
         """A Request, or the framed error reply, for one message after <hello>.
         Safe to run in a worker thread: touches only this session's parser and
         counters, and the pipeline runs one message of a session at a time."""
-        return self._on_message(msg)
+        if msg.__class__ is Pieces:
+            return self._on_message(_lstrip_pieces(msg))
+        return self._on_message(msg.lstrip(_XML_SPACE))
 
-    def _parse(self, msg: bytes) -> etree._Element:
+    def _parse(self, msg: bytes | Pieces) -> etree._Element:
         limits = self.limits
         if limits.max_elements and _element_bound(msg) > limits.max_elements:
             raise RpcError(
@@ -384,7 +426,16 @@ class Session:
                 type="rpc",
             )
         try:
-            root = etree.fromstring(msg, self.parser)
+            if msg.__class__ is Pieces:
+                # Fed piece by piece: the GIL is free between pieces, and no
+                # joined copy of the message is made. A parser of its own, as a
+                # failed feed leaves a parser's state behind.
+                parser = hardened_parser()
+                for piece in msg:
+                    parser.feed(piece)
+                root = parser.close()
+            else:
+                root = etree.fromstring(msg, self.parser)
         except etree.XMLSyntaxError as e:
             if "Excessive depth" in str(e):  # libxml2's limit, which huge_tree would lift
                 raise RpcError(
@@ -457,12 +508,9 @@ class Session:
             root = self._parse(msg)
         except _Refused as e:
             # Parsed: the message-id is read from the document, in any encoding
-            # (only the envelope's own attributes, which the limits let through).
+            # (one lookup is linear in the attributes, even past the limit).
             r = e.root
-            mid = None
-            cap = self.limits.max_attributes
-            if not cap or len(r.attrib) <= cap:
-                mid = r.get("message-id") or r.get(_MESSAGE_ID_NS)
+            mid = r.get("message-id") or r.get(_MESSAGE_ID_NS)
             req = Request(None, mid, {"message-id": mid}, None) if mid is not None else None
             return self.error_reply(req, [e.error], bad_rpc=True)
         except RpcError as e:
