@@ -20,6 +20,8 @@ _MAX_HEADER = 13
 _DIGITS = frozenset(b"0123456789")
 # Received data at least this big is kept as a piece of its own (see Framer).
 _PIECE = 4096
+# base:1.0: an unfinished message's bytes move out of the buffer in pieces of this size.
+_EOM_PIECE = 64 * 1024
 
 
 class Pieces(list):
@@ -126,21 +128,39 @@ class Framer:
             out.append(msg)
         return out
 
-    def _next_eom(self) -> bytes | None:
+    def _next_eom(self) -> bytes | Pieces | None:
         buf = self._buf
         i = buf.find(EOM, self._scan_from)
         if i < 0:
-            # The delimiter may straddle this read and the next one.
-            self._scan_from = max(0, len(buf) - (len(EOM) - 1))
-            if self._max and len(buf) > self._max + len(EOM):
+            keep = len(EOM) - 1  # the delimiter may straddle this read and the next
+            if self.pieces_from and len(buf) >= _EOM_PIECE + keep:
+                # A long message so far: its bytes move out as a piece, so the
+                # buffer is not re-copied as it grows (see Pieces).
+                cut = len(buf) - keep
+                self._parts.append(bytes(buf[:cut]))
+                del buf[:cut]
+                self._held += cut
+            self._scan_from = max(0, len(buf) - keep)
+            if self._max and self._held + len(buf) > self._max + len(EOM):
                 raise MessageTooBig(f"message exceeds {self._max} bytes")
             return None
-        msg = bytes(buf[:i])
-        del buf[: i + len(EOM)]
-        self._scan_from = 0
-        if self._max and len(msg) > self._max:
+        size = self._held + i
+        if self._max and size > self._max:
             raise MessageTooBig(f"message exceeds {self._max} bytes")
-        return msg
+        self._scan_from = 0
+        if not self._held:
+            msg = bytes(buf[:i])
+            del buf[: i + len(EOM)]
+            return msg
+        if i:
+            self._parts.append(bytes(buf[:i]))
+        del buf[: i + len(EOM)]
+        parts = self._parts
+        self._parts = []
+        self._held = 0
+        if size >= self.pieces_from:
+            return Pieces(parts, size)
+        return b"".join(parts)
 
     def _next_chunked(self) -> bytes | None:
         buf = self._buf
