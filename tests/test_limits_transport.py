@@ -51,6 +51,21 @@ def _wait(cond, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
+def _flood(port: int, n: int, socks: list[socket.socket]) -> None:
+    """Open n idle TCP connections, in batches the listen backlog (100) takes:
+    beyond it the kernel drops SYNs and clients retry only after seconds."""
+    while len(socks) < n:
+        for _ in range(min(50, n - len(socks))):
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            socks.append(s)
+        time.sleep(0.05)
+
+
 def test_soft_nofile_raised_to_hard(tmp_path):
     a = LimitedAgent(tmp_path / "a", "1024:4096", "--no-dataplane").start()
     try:
@@ -65,14 +80,7 @@ def test_idle_connections_do_not_lock_out_a_login(tmp_path):
     a = LimitedAgent(tmp_path / "a", "1024:1024", "--no-dataplane", "--max-startups", "32").start()
     socks: list[socket.socket] = []
     try:
-        for _ in range(1100):
-            s = socket.socket()
-            s.setblocking(False)
-            try:
-                s.connect(("127.0.0.1", a.port))
-            except BlockingIOError:
-                pass
-            socks.append(s)
+        _flood(a.port, 1100, socks)
         a.wait_log("max-startups", timeout=10)
         # The refused ones are closed by the agent: it does not hold 1,100 fds.
         _wait(
@@ -179,3 +187,33 @@ def test_worst_request_does_not_stall_other_sessions(start_agent, tmp_path):
         assert p99 < 0.100, f"p99 {p99 * 1000:.1f} ms"
 
     arun(go(), timeout=300)
+
+
+def test_emfile_on_accept_does_not_spin(tmp_path):
+    """Without the pre-authentication cap, 1,100 connections at RLIMIT_NOFILE 1024
+    run the agent out of descriptors: accept() fails with EMFILE, and the agent
+    must back off (asyncio retries a second later) instead of spinning; once the
+    connections go, logins work again."""
+    a = LimitedAgent(tmp_path / "a", "1024:1024", "--no-dataplane", "--max-startups", "0").start()
+    socks: list[socket.socket] = []
+    try:
+        _flood(a.port, 1100, socks)
+        _wait(
+            lambda: len(list(__import__("os").scandir(f"/proc/{a.proc.pid}/fd"))) > 1000,
+            15,
+            "agent out of descriptors",
+        )
+        cpu0, t0 = _cpu_seconds(a.proc.pid), time.monotonic()
+        time.sleep(3.0)
+        assert (_cpu_seconds(a.proc.pid) - cpu0) / (time.monotonic() - t0) < 0.3
+        for s in socks:
+            s.close()
+        socks.clear()
+        t = time.monotonic()
+        with a.connect() as m:
+            assert m.get_config("running").data_ele is not None
+        assert time.monotonic() - t < 10.0
+    finally:
+        for s in socks:
+            s.close()
+        a.stop()
