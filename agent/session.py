@@ -105,7 +105,8 @@ class _Close:
 
 class Unparsed:
     """A message too big to parse on the event loop: the transport hands it to
-    `Session.parse_message` in a worker thread, in its place in the pipeline."""
+    `Session.parse_document` in a worker thread, then to `finish_message` on
+    the loop, in its place in the pipeline."""
 
     __slots__ = ("msg",)
 
@@ -409,15 +410,25 @@ class Session:
             else:
                 out.append(self._on_message(msg))
 
-    def parse_message(self, msg: bytes | Pieces):
-        """A Request, or the framed error reply, for one message after <hello>.
-        Safe to run in a worker thread: touches only this session's parser and
-        counters, and the pipeline runs one message of a session at a time."""
-        if msg.__class__ is Pieces:
-            return self._on_message(_lstrip_pieces(msg))
-        return self._on_message(msg.lstrip(_XML_SPACE))
+    def parse_document(self, msg: bytes | Pieces) -> tuple:
+        """The parsing half of a message after <hello>, for a worker thread: a
+        parser of its own and nothing of the session's state is touched (the
+        session may parse a later small message on the loop meanwhile). Pass
+        the result to `finish_message` on the event loop."""
+        msg = _lstrip_pieces(msg) if msg.__class__ is Pieces else msg.lstrip(_XML_SPACE)
+        return msg, self._parse_result(msg, hardened_parser())
 
-    def _parse(self, msg: bytes | Pieces) -> etree._Element:
+    def finish_message(self, parsed: tuple):
+        """A Request, or the framed error reply, from `parse_document`'s result."""
+        return self._finish(*parsed)
+
+    def _parse_result(self, msg: bytes | Pieces, parser: etree.XMLParser):
+        try:
+            return self._parse(msg, parser)
+        except (RpcError, _Refused) as e:
+            return e
+
+    def _parse(self, msg: bytes | Pieces, parser: etree.XMLParser) -> etree._Element:
         limits = self.limits
         if limits.max_elements and _element_bound(msg) > limits.max_elements:
             raise RpcError(
@@ -428,14 +439,12 @@ class Session:
         try:
             if msg.__class__ is Pieces:
                 # Fed piece by piece: the GIL is free between pieces, and no
-                # joined copy of the message is made. A parser of its own, as a
-                # failed feed leaves a parser's state behind.
-                parser = hardened_parser()
+                # joined copy of the message is made.
                 for piece in msg:
                     parser.feed(piece)
                 root = parser.close()
             else:
-                root = etree.fromstring(msg, self.parser)
+                root = etree.fromstring(msg, parser)
         except etree.XMLSyntaxError as e:
             if "Excessive depth" in str(e):  # libxml2's limit, which huge_tree would lift
                 raise RpcError(
@@ -478,7 +487,7 @@ class Session:
             self.bad_hello = True
             return _Close(f"bad hello: larger than {MAX_HELLO_SIZE} bytes")
         try:
-            root = self._parse(msg)
+            root = self._parse(msg, self.parser)
         except RpcError as e:
             self.bad_hello = True
             return _Close(f"bad hello: {e.message}")
@@ -504,17 +513,18 @@ class Session:
         return None
 
     def _on_message(self, msg: bytes):
-        try:
-            root = self._parse(msg)
-        except _Refused as e:
+        return self._finish(msg, self._parse_result(msg, self.parser))
+
+    def _finish(self, msg: bytes | Pieces, root):
+        if root.__class__ is _Refused:
             # Parsed: the message-id is read from the document, in any encoding
             # (one lookup is linear in the attributes, even past the limit).
-            r = e.root
+            r = root.root
             mid = r.get("message-id") or r.get(_MESSAGE_ID_NS)
             req = Request(None, mid, {"message-id": mid}, None) if mid is not None else None
-            return self.error_reply(req, [e.error], bad_rpc=True)
-        except RpcError as e:
-            return self._bad_message_reply(msg, e)
+            return self.error_reply(req, [root.error], bad_rpc=True)
+        if isinstance(root, RpcError):
+            return self._bad_message_reply(msg, root)
         tag = root.tag
         if tag != _RPC:
             return self._bad_envelope(root)

@@ -538,7 +538,7 @@ class NetconfChannel(asyncssh.SSHServerSession):
         """A big message parsed in a worker thread (lxml releases the GIL while
         it parses), then handled in its place: later requests wait behind it."""
         try:
-            parsed = await asyncio.to_thread(self.session.parse_message, item.msg)
+            parsed = await asyncio.to_thread(self.session.parse_document, item.msg)
         except Exception:
             log.exception("session %d: internal error; closing it", self.session.session_id)
             self.session.end_reason = "other"
@@ -552,7 +552,13 @@ class NetconfChannel(asyncssh.SSHServerSession):
         self._recharge()
         if self._closed:
             return
-        self._queue.appendleft(parsed)
+        try:
+            self._queue.appendleft(self.session.finish_message(parsed))
+        except Exception:
+            log.exception("session %d: internal error; closing it", self.session.session_id)
+            self.session.end_reason = "other"
+            self.close("internal error")
+            return
         if not self._write_paused:
             self._drain()
 
