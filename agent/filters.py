@@ -250,7 +250,7 @@ def xpath(
             type="protocol",
             info=[("bad-attribute", "select"), ("bad-element", "filter")],
         ) from None
-    _check_cost(select, tokens, data)
+    _check_cost(select, tokens, data, index)
     out = new_element(tag)
     copies: dict[etree._Element, etree._Element] = {}  # held: see _select
     # An absolute path like /memif:memif starts at a top-level data node, and
@@ -278,10 +278,12 @@ def xpath(
     return out
 
 
-def _check_cost(select: str, tokens: list[xpath_expr.Token], data: etree._Element) -> None:
+def _check_cost(
+    select: str, tokens: list[xpath_expr.Token], data: etree._Element, index: dict
+) -> None:
     """Refuse an expression whose evaluation on `data` may cost more than the
     budget: lxml cannot stop an evaluation once it runs."""
-    shape = xpath_expr.Shape.of(elements(data))
+    shape = xpath_expr.Shape.estimate(elements(data), index)
     try:
         bound = xpath_expr.cost(tokens, shape, XPATH_BUDGET, XPATH_MAX_DEPTH)
     except ValueError:
