@@ -362,6 +362,10 @@ def _list_tags(index: dict) -> tuple[str, ...]:
     return tags
 
 
+# Functions that read no string-value of a node-set argument (XPath 1.0 §4).
+_NO_STRING_VALUES = frozenset({"count", "boolean", "not", "local-name", "name", "namespace-uri"})
+
+
 class TooCostly(Exception):
     pass
 
@@ -620,7 +624,9 @@ class _Cost:
             if not self.at(")"):
                 while True:
                     w, s, lv = self.expr()
-                    work = self.check(work + w + s + self.strings(s, lv))
+                    if t.text not in _NO_STRING_VALUES:
+                        w += self.strings(s, lv)
+                    work = self.check(work + w + s)
                     if not self.at(","):
                         break
                     self.take()
