@@ -300,6 +300,7 @@ class Shape:
 
     # Where a node-set is known to sit: ("level", n) or ("name", local), else None.
     def fan(self, where: tuple | None) -> int:
+        where = _base(where)
         if where is not None:
             if where[0] == "name":
                 hit = self.names.get(where[1])
@@ -309,6 +310,7 @@ class Shape:
         return max(self.fanout)
 
     def sub(self, where: tuple | None) -> int:
+        where = _base(where)
         if where is not None:
             if where[0] == "name":
                 hit = self.names.get(where[1])
@@ -386,6 +388,8 @@ class _Cost:
         self.nesting = 0
         # level of the context node of the predicate being read (None: unknown)
         self.level: tuple | None = None
+        self.self_strings = 0  # string-value reads of the predicate's context node
+        self.last_predicate = (1, 0)
 
     # token helpers
     def peek(self, k: int = 0) -> Token | None:
@@ -420,10 +424,22 @@ class _Cost:
 
     def strings(self, size: int, level: tuple | None) -> int:
         """Work of the string-values of a node-set: each node's subtree, and all
-        of them together at most every node once per level above it."""
+        of them together at most every node once per level above it. Those of
+        the predicate's own context node are counted in `self_strings` instead:
+        over all the distinct candidates of a step they add up to the same
+        N x D bound, not to candidates x subtree."""
         if not size:
             return 0
+        if level is not None and level[0] == "self":
+            self.self_strings += 1
+            return 0
         return STRING_WEIGHT * min(size * self.shape.sub(level), self.n * self.d)
+
+    def tested(self, matched: int, level: tuple | None) -> int:
+        """Work of the predicate just read (`predicate()`) for `matched` candidates."""
+        work, reads = self.last_predicate
+        shared = min(matched * self.shape.sub(_base(level)), self.n * self.d)
+        return matched * work + reads * STRING_WEIGHT * shared
 
     # grammar
     def expr(self) -> tuple[int, int, tuple | None]:
@@ -493,7 +509,8 @@ class _Cost:
             return self.steps(0, 1, self.level)
         work, size, level = self.primary()
         while self.at("["):
-            work = self.check(work + max(size, 1) * self.predicate(level))
+            self.predicate(level)
+            work = self.check(work + self.tested(max(size, 1), level))
         if self.at("/", "//"):
             return self.continue_steps(work, max(size, 1), level)
         return work, size, level
@@ -590,20 +607,23 @@ class _Cost:
         work = self.check(work + visits)
         while self.at("["):
             # each matching candidate of each context node is tested
-            work = self.check(work + matched * self.predicate(level))
+            self.predicate(level)
+            work = self.check(work + self.tested(matched, level))
         return work, out, level
 
-    def predicate(self, level: tuple | None) -> int:
-        """Work of one predicate for one context node at `level`."""
+    def predicate(self, level: tuple | None) -> None:
+        """Read one predicate for context nodes at `level`; its cost per
+        candidate is left in `last_predicate` for `tested()`."""
         self.expect("[")
         self.enter()
-        saved, self.level = self.level, level
+        saved, self.level = self.level, ("self", level)
+        saved_reads, self.self_strings = self.self_strings, 0
         work, size, lv = self.expr()
         work += self.strings(min(size, 1), lv)  # its boolean or number value
-        self.level = saved
+        self.last_predicate = (max(work, 1), self.self_strings)
+        self.level, self.self_strings = saved, saved_reads
         self.nesting -= 1
         self.expect("]")
-        return max(work, 1)
 
     def primary(self) -> tuple[int, int, tuple | None]:
         t = self.take()
@@ -652,11 +672,20 @@ def cost(tokens: list[Token], shape: Shape, budget: int, max_depth: int = 32) ->
     return work
 
 
+def _base(where: tuple | None) -> tuple | None:
+    """Where, without the mark of "the predicate's context node itself"."""
+    while where is not None and where[0] == "self":
+        where = where[1]
+    return where
+
+
 def _down(where: tuple | None) -> tuple | None:
+    where = _base(where)
     return ("level", where[1] + 1) if where is not None and where[0] == "level" else None
 
 
 def _up(where: tuple | None) -> tuple | None:
+    where = _base(where)
     if where is not None and where[0] == "level" and where[1] > 0:
         return ("level", where[1] - 1)
     return None

@@ -53,6 +53,17 @@ COSTLY = [
 ]
 
 
+# Searching every node's string-value: each text node is read once per
+# ancestor over all candidates, so this fits the budget on moderate data.
+SEARCHES = ["//*[. = 'x']", "//*[contains(., 'x')]", "//m:id[. = 'x']"]
+
+
+@pytest.mark.parametrize("expr", SEARCHES)
+def test_value_searches_fit_the_budget_at_1000_interfaces(expr):
+    shape = X.Shape.estimate([_data(1000)], _index())
+    assert X.cost(X.tokenize(expr), shape, 2_000_000) is not None
+
+
 @pytest.mark.parametrize("expr", CHEAP)
 def test_common_filters_fit_the_budget_at_10000_interfaces(expr):
     shape = X.Shape.estimate([_data(10000)], _index())
@@ -72,7 +83,7 @@ def test_what_fits_the_budget_runs_fast():
         top = _data(n)
         shape = X.Shape.estimate([top], _index())
         doc = etree.ElementTree(top)
-        for expr in CHEAP + COSTLY:
+        for expr in CHEAP + COSTLY + SEARCHES:
             if X.cost(X.tokenize(expr), shape, 2_000_000) is None:
                 continue
             t = time.perf_counter()
