@@ -120,7 +120,23 @@ def top_level(filt: etree._Element) -> Callable[[str], bool]:
     return lambda tag: any(t.names(tag) for t in tops)
 
 
+def _small(filt: etree._Element) -> bool:
+    """Whether the filter's text fits the cache's key size; stops reading at the
+    bound, so a 28 MB filter is not serialized just to find it too big."""
+    total = 0
+    for el in filt.iter():
+        total += len(el.tag) + len(el.text or "") + len(el.tail or "") + 8
+        if total > _COMPILED_MAX_BYTES:
+            return False
+    return True
+
+
 def _compile(filt: etree._Element) -> _FNode:
+    if not _small(filt):
+        root = _FNode(filt)
+        root.text = ""
+        root.selection = False
+        return root
     key = etree.tostring(filt)
     root = _COMPILED.get(key)
     if root is None:
@@ -284,7 +300,7 @@ def xpath(
             type="protocol",
             info=[("bad-attribute", "select"), ("bad-element", "filter")],
         ) from None
-    _check_cost(select, tokens, data)
+    _check_cost(select, tokens, data, index)
     out = new_element(tag)
     copies: dict[etree._Element, etree._Element] = {}  # held: see _select
     # An absolute path like /memif:memif starts at a top-level data node, and
@@ -312,10 +328,12 @@ def xpath(
     return out
 
 
-def _check_cost(select: str, tokens: list[xpath_expr.Token], data: etree._Element) -> None:
+def _check_cost(
+    select: str, tokens: list[xpath_expr.Token], data: etree._Element, index: dict
+) -> None:
     """Refuse an expression whose evaluation on `data` may cost more than the
     budget: lxml cannot stop an evaluation once it runs."""
-    shape = xpath_expr.Shape.of(elements(data))
+    shape = xpath_expr.Shape.estimate(elements(data), index)
     try:
         bound = xpath_expr.cost(tokens, shape, XPATH_BUDGET, XPATH_MAX_DEPTH)
     except ValueError:

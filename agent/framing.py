@@ -18,6 +18,25 @@ MAX_CHUNK_SIZE = 4294967295
 # "\n#" + 10 digits + "\n" is the longest legal chunk header.
 _MAX_HEADER = 13
 _DIGITS = frozenset(b"0123456789")
+# Received data at least this big is kept as a piece of its own (see Framer).
+_PIECE = 4096
+# base:1.0: an unfinished message's bytes move out of the buffer in pieces of this size.
+_EOM_PIECE = 64 * 1024
+
+
+class Pieces(list):
+    """A complete message of at least `Framer.pieces_from` bytes, left as the
+    pieces it arrived in: joining 28 MB holds the GIL for ~100 ms here (fresh
+    pages), so big messages are read piece by piece, off the event loop."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, parts: list[bytes], size: int) -> None:
+        super().__init__(parts)
+        self.size = size
+
+    def join(self) -> bytes:
+        return self[0] if len(self) == 1 else b"".join(self)
 
 
 class FramingError(Exception):
@@ -36,18 +55,35 @@ class Framer:
     message may take (0 = unlimited).
     """
 
-    __slots__ = ("_buf", "_chunked", "_max", "_scan_from", "_parts", "_size", "_need")
+    __slots__ = (
+        "_buf",
+        "_chunked",
+        "_max",
+        "_scan_from",
+        "_parts",
+        "_small",
+        "_held",
+        "_size",
+        "_need",
+        "pieces_from",
+    )
 
     def __init__(self, max_message_size: int = 0) -> None:
         self._buf = bytearray()
         self._chunked = False
         self._max = max_message_size
         self._scan_from = 0  # EOM mode: where the delimiter search resumes
-        # chunked mode: the current message so far. One bytearray rather than a
-        # list of chunks: a peer sending 1-byte chunks must not cost an object each.
-        self._parts = bytearray()
+        # chunked mode: the current message so far, as big pieces joined once at
+        # its end (appending to one bytearray re-copied it as it grew: ~200 ms
+        # per 28 MB message), with small pieces gathered in `_small` first: a
+        # peer sending 1-byte chunks must not cost an object each.
+        self._parts: list[bytes] = []
+        self._small = bytearray()
+        self._held = 0
         self._size = 0  # chunked mode: declared size of the chunks so far
         self._need = 0  # chunked mode: bytes still due for the current chunk
+        # chunked mode: messages this big come back as Pieces (0 = never)
+        self.pieces_from = 0
 
     @property
     def chunked(self) -> bool:
@@ -60,10 +96,20 @@ class Framer:
     def feed(self, data: bytes) -> None:
         self._buf += data
 
-    def buffered(self) -> int:
-        return len(self._buf) + self._size
+    def discard(self) -> None:
+        """Drop everything buffered: the session is closing, and its memory must
+        not wait for the SSH channel's close handshake to finish."""
+        self._buf = bytearray()
+        self._parts = []
+        self._small = bytearray()
+        self._size = self._need = self._scan_from = self._held = 0
 
-    def next_message(self) -> bytes | None:
+    def buffered(self) -> int:
+        """Bytes held for messages not yet complete (what arrived, not what a
+        chunk header announced)."""
+        return len(self._buf) + self._held
+
+    def next_message(self) -> bytes | Pieces | None:
         """The next complete message, or None until more bytes arrive.
 
         Raises FramingError (the session must be closed) on a protocol
@@ -82,25 +128,43 @@ class Framer:
             out.append(msg)
         return out
 
-    def _next_eom(self) -> bytes | None:
+    def _next_eom(self) -> bytes | Pieces | None:
         buf = self._buf
         i = buf.find(EOM, self._scan_from)
         if i < 0:
-            # The delimiter may straddle this read and the next one.
-            self._scan_from = max(0, len(buf) - (len(EOM) - 1))
-            if self._max and len(buf) > self._max + len(EOM):
+            keep = len(EOM) - 1  # the delimiter may straddle this read and the next
+            if self.pieces_from and len(buf) >= _EOM_PIECE + keep:
+                # A long message so far: its bytes move out as a piece, so the
+                # buffer is not re-copied as it grows (see Pieces).
+                cut = len(buf) - keep
+                self._parts.append(bytes(buf[:cut]))
+                del buf[:cut]
+                self._held += cut
+            self._scan_from = max(0, len(buf) - keep)
+            if self._max and self._held + len(buf) > self._max + len(EOM):
                 raise MessageTooBig(f"message exceeds {self._max} bytes")
             return None
-        msg = bytes(buf[:i])
-        del buf[: i + len(EOM)]
-        self._scan_from = 0
-        if self._max and len(msg) > self._max:
+        size = self._held + i
+        if self._max and size > self._max:
             raise MessageTooBig(f"message exceeds {self._max} bytes")
-        return msg
+        self._scan_from = 0
+        if not self._held:
+            msg = bytes(buf[:i])
+            del buf[: i + len(EOM)]
+            return msg
+        if i:
+            self._parts.append(bytes(buf[:i]))
+        del buf[: i + len(EOM)]
+        parts = self._parts
+        self._parts = []
+        self._held = 0
+        if size >= self.pieces_from:
+            return Pieces(parts, size)
+        return b"".join(parts)
 
     def _next_chunked(self) -> bytes | None:
         buf = self._buf
-        if not self._need and not self._parts and len(buf) > 8:
+        if not self._need and not self._held and len(buf) > 8:
             msg = self._one_chunk(buf)
             if msg is not None:
                 return msg
@@ -109,8 +173,7 @@ class Framer:
                 take = min(self._need, len(buf))
                 if not take:
                     return None
-                self._parts += buf[:take]
-                del buf[:take]
+                self._take(buf, take)
                 self._need -= take
                 continue
             # At a header: "\n#<size>\n" or the end-of-chunks marker "\n##\n".
@@ -123,10 +186,9 @@ class Framer:
                 if buf[3] != 0x0A:
                     raise FramingError(f"bad end-of-chunks marker {bytes(buf[:4])!r}")
                 del buf[:4]
-                if not self._parts:
+                if not self._held:
                     raise FramingError("end-of-chunks marker without a chunk")
-                msg = bytes(self._parts)
-                self._parts = bytearray()
+                msg = self._message()
                 self._size = 0
                 return msg
             end = buf.find(b"\n", 2, _MAX_HEADER)
@@ -146,6 +208,33 @@ class Framer:
                 raise MessageTooBig(f"message exceeds {self._max} bytes")
             del buf[: end + 1]
             self._need = size
+
+    def _take(self, buf: bytearray, take: int) -> None:
+        if take >= _PIECE:
+            if self._small:
+                self._parts.append(bytes(self._small))
+                self._small = bytearray()
+            self._parts.append(bytes(buf[:take]))
+        else:
+            self._small += buf[:take]
+            if len(self._small) >= _PIECE:
+                self._parts.append(bytes(self._small))
+                self._small = bytearray()
+        del buf[:take]
+        self._held += take
+
+    def _message(self) -> bytes | Pieces:
+        parts = self._parts
+        if self._small:
+            parts.append(bytes(self._small))
+        if self.pieces_from and self._held >= self.pieces_from:
+            msg = Pieces(parts, self._held)
+        else:
+            msg = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._parts = []
+        self._small = bytearray()
+        self._held = 0
+        return msg
 
     def _one_chunk(self, buf: bytearray) -> bytes | None:
         """The common case, a whole one-chunk message at the start of `buf`, taken

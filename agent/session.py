@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from agent.errors import NC_NS, RpcError
-from agent.framing import EOM, Framer, FramingError, encode
+from agent.framing import EOM, Framer, FramingError, Pieces, encode
 
 log = logging.getLogger(__name__)
 
@@ -105,18 +105,20 @@ class _Close:
 
 class Unparsed:
     """A message too big to parse on the event loop: the transport hands it to
-    `Session.parse_message` in a worker thread, in its place in the pipeline."""
+    `Session.parse_document` in a worker thread, then to `finish_message` on
+    the loop, in its place in the pipeline."""
 
     __slots__ = ("msg",)
 
-    def __init__(self, msg: bytes) -> None:
+    def __init__(self, msg: bytes | Pieces) -> None:
         self.msg = msg
 
     def __len__(self) -> int:
-        return len(self.msg)
+        msg = self.msg
+        return msg.size if msg.__class__ is Pieces else len(msg)
 
     def __repr__(self) -> str:
-        return f"Unparsed({len(self.msg)} bytes)"
+        return f"Unparsed({len(self)} bytes)"
 
 
 class Request:
@@ -205,15 +207,55 @@ def path_nsmap(path: str | None) -> dict[str, str] | None:
 _FILTER_TAGS = frozenset({"filter", "subtree-filter", "xpath-filter"})
 
 
-def _element_bound(msg: bytes) -> int:
+_WINDOW = 1 << 20
+
+
+def _lstrip_pieces(msg: Pieces) -> Pieces:
+    """`msg` without the XML whitespace it starts with (see _XML_SPACE)."""
+    parts = list(msg)
+    size = msg.size
+    while parts:
+        first = parts[0].lstrip(_XML_SPACE)
+        size -= len(parts[0]) - len(first)
+        if first:
+            parts[0] = first
+            break
+        parts.pop(0)
+    return Pieces(parts, size)
+
+
+def _element_bound(msg: bytes | Pieces) -> int:
     """An upper bound on the elements in `msg`, without parsing it: each start
     tag begins with a '<' byte not followed by '/'. Exact for UTF-8 and ASCII
     (bytes 0x3C 0x2F are "</" there); in UTF-16 a start tag's '<' may be followed
     by a 0x2F byte of the next character, so every '<' counts."""
-    lt = msg.count(b"<")
-    if msg[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in msg[:4]:
+    if msg.__class__ is Pieces:
+        lt = end_tags = 0
+        prev_lt = False
+        for piece in msg:
+            a, b = _counts(piece)
+            lt += a
+            end_tags += b + (prev_lt and piece[:1] == b"/")
+            prev_lt = piece[-1:] == b"<"
+        head = msg[0][:4] if msg else b""
+    else:
+        lt, end_tags = _counts(msg)
+        head = msg[:4]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in head:
         return lt
-    return lt - msg.count(b"</")
+    return lt - end_tags
+
+
+def _counts(msg: bytes) -> tuple[int, int]:
+    """'<' and "</" in msg."""
+    # In 1 MiB windows: one bytes.count() holds the GIL for its whole scan, and
+    # this runs in a worker thread next to the event loop for big messages.
+    n, lt, end_tags = len(msg), 0, 0
+    for start in range(0, n, _WINDOW):
+        stop = start + _WINDOW
+        lt += msg.count(b"<", start, stop)
+        end_tags += msg.count(b"</", start, stop + 1)  # those starting in the window
+    return lt, end_tags
 
 
 def error_xml(errors: Iterable[RpcError]) -> bytes:
@@ -248,6 +290,7 @@ class Session:
         self.framer = Framer(max_message_size)
         self.parser = parser or hardened_parser()
         self.limits = limits
+        self.framer.pieces_from = limits.offload_size
         self.state = "hello"  # hello -> open -> closed
         self.closing = False  # set by close-session: close after the current reply
         self.transport = None
@@ -303,7 +346,9 @@ class Session:
         head = reply_head(request.attrs, request.nsmap) if request else _REPLY_OPEN + b">"
         return self.frame(head + error_xml(errors) + _REPLY_CLOSE)
 
-    def _bad_message_reply(self, raw: bytes, error: RpcError) -> bytes:
+    def _bad_message_reply(self, raw: bytes | Pieces, error: RpcError) -> bytes:
+        if raw.__class__ is Pieces:
+            raw = b"".join(raw[:2])[:4096] if raw else b""
         if not self.framer.chunked and error.tag == "malformed-message":
             # RFC 6241 App. A: malformed-message is new in base:1.1 and MUST NOT be
             # sent to a base:1.0 session; RFC 4741's nearest tag stands in.
@@ -351,6 +396,11 @@ class Session:
                 return out
             if msg is None:
                 return out
+            if msg.__class__ is Pieces:
+                if self.state != "hello" and self.limits.offload_size:
+                    out.append(Unparsed(msg))
+                    continue
+                msg = msg.join()
             msg = msg.lstrip(_XML_SPACE)
             if self.state == "hello":
                 action = self._on_hello(msg)
@@ -364,13 +414,25 @@ class Session:
             else:
                 out.append(self._on_message(msg))
 
-    def parse_message(self, msg: bytes):
-        """A Request, or the framed error reply, for one message after <hello>.
-        Safe to run in a worker thread: touches only this session's parser and
-        counters, and the pipeline runs one message of a session at a time."""
-        return self._on_message(msg)
+    def parse_document(self, msg: bytes | Pieces) -> tuple:
+        """The parsing half of a message after <hello>, for a worker thread: a
+        parser of its own and nothing of the session's state is touched (the
+        session may parse a later small message on the loop meanwhile). Pass
+        the result to `finish_message` on the event loop."""
+        msg = _lstrip_pieces(msg) if msg.__class__ is Pieces else msg.lstrip(_XML_SPACE)
+        return msg, self._parse_result(msg, hardened_parser())
 
-    def _parse(self, msg: bytes) -> etree._Element:
+    def finish_message(self, parsed: tuple):
+        """A Request, or the framed error reply, from `parse_document`'s result."""
+        return self._finish(*parsed)
+
+    def _parse_result(self, msg: bytes | Pieces, parser: etree.XMLParser):
+        try:
+            return self._parse(msg, parser)
+        except (RpcError, _Refused) as e:
+            return e
+
+    def _parse(self, msg: bytes | Pieces, parser: etree.XMLParser) -> etree._Element:
         limits = self.limits
         if limits.max_elements and _element_bound(msg) > limits.max_elements:
             raise RpcError(
@@ -379,7 +441,14 @@ class Session:
                 type="rpc",
             )
         try:
-            root = etree.fromstring(msg, self.parser)
+            if msg.__class__ is Pieces:
+                # Fed piece by piece: the GIL is free between pieces, and no
+                # joined copy of the message is made.
+                for piece in msg:
+                    parser.feed(piece)
+                root = parser.close()
+            else:
+                root = etree.fromstring(msg, parser)
         except etree.XMLSyntaxError as e:
             if "Excessive depth" in str(e):  # libxml2's limit, which huge_tree would lift
                 raise RpcError(
@@ -422,7 +491,7 @@ class Session:
             self.bad_hello = True
             return _Close(f"bad hello: larger than {MAX_HELLO_SIZE} bytes")
         try:
-            root = self._parse(msg)
+            root = self._parse(msg, self.parser)
         except RpcError as e:
             self.bad_hello = True
             return _Close(f"bad hello: {e.message}")
@@ -448,20 +517,18 @@ class Session:
         return None
 
     def _on_message(self, msg: bytes):
-        try:
-            root = self._parse(msg)
-        except _Refused as e:
+        return self._finish(msg, self._parse_result(msg, self.parser))
+
+    def _finish(self, msg: bytes | Pieces, root):
+        if root.__class__ is _Refused:
             # Parsed: the message-id is read from the document, in any encoding
-            # (only the envelope's own attributes, which the limits let through).
-            r = e.root
-            mid = None
-            cap = self.limits.max_attributes
-            if not cap or len(r.attrib) <= cap:
-                mid = r.get("message-id") or r.get(_MESSAGE_ID_NS)
+            # (one lookup is linear in the attributes, even past the limit).
+            r = root.root
+            mid = r.get("message-id") or r.get(_MESSAGE_ID_NS)
             req = Request(None, mid, {"message-id": mid}, None) if mid is not None else None
-            return self.error_reply(req, [e.error], bad_rpc=True)
-        except RpcError as e:
-            return self._bad_message_reply(msg, e)
+            return self.error_reply(req, [root.error], bad_rpc=True)
+        if isinstance(root, RpcError):
+            return self._bad_message_reply(msg, root)
         tag = root.tag
         if tag != _RPC:
             return self._bad_envelope(root)

@@ -70,9 +70,6 @@ _MSG_IGNORE = 2
 # After close-session: how long the reply may take to drain, and the client to
 # close its side, before the connection is closed anyway.
 _CLOSE_LINGER = 10.0
-# A pre-authentication connection younger than this is never evicted for a
-# newer one (PreAuthGate): a real client needs this long to reach user auth.
-_STARTUP_GRACE = 2.0
 
 
 class InputBudget:
@@ -99,16 +96,19 @@ class PreAuthGate:
 
     A connection over the cap is closed at once, before key exchange, so idle
     or slow connections cannot take every descriptor or the CPU. When full, the
-    oldest connection that is older than _STARTUP_GRACE and has not even begun
-    user authentication (idle TCP, a stalled key exchange) makes room for the
-    new one: held slots cannot lock legitimate users out.
+    oldest connection that has not even begun user authentication (idle TCP, a
+    stalled key exchange) is closed to make room for the new one: held slots
+    cannot lock legitimate users out, and a connection that reaches user
+    authentication (tens of milliseconds for a real client) is safe from
+    eviction. Only connections all in authentication fill the cap for good.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._pending: dict[_SSHServer, float] = {}  # insertion order = age
         self.refused = 0
-        self._last_log = 0.0
+        self.evicted = 0
+        self._last_log = self._last_evict_log = 0.0
 
     def admit(self, conn: _SSHServer) -> bool:
         if not self.limit:
@@ -116,11 +116,7 @@ class PreAuthGate:
         now = time.monotonic()
         if len(self._pending) >= self.limit:
             victim = next(
-                (
-                    c
-                    for c, t in self._pending.items()
-                    if not c.auth_begun and now - t >= _STARTUP_GRACE
-                ),
+                (c for c, t in self._pending.items() if not c.auth_begun),
                 None,
             )
             if victim is None:
@@ -128,18 +124,22 @@ class PreAuthGate:
                 if now - self._last_log >= 1.0:  # one line a second under a flood
                     self._last_log = now
                     log.warning(
-                        "refusing SSH connection from %s: %d connections not yet "
-                        "authenticated (max-startups); %d refused so far",
+                        "refusing SSH connection from %s: %d connections in "
+                        "authentication (max-startups); %d refused so far",
                         conn.peer,
                         len(self._pending),
                         self.refused,
                     )
                 return False
-            log.info(
-                "closing SSH connection from %s: idle before authentication, "
-                "making room for a new one (max-startups)",
-                victim.peer,
-            )
+            self.evicted += 1
+            if now - self._last_evict_log >= 1.0:
+                self._last_evict_log = now
+                log.warning(
+                    "closing SSH connection from %s: not yet in authentication, making"
+                    " room for a new one (max-startups); %d closed so far",
+                    victim.peer,
+                    self.evicted,
+                )
             self.done(victim)
             victim.abort()
         self._pending[conn] = now
@@ -467,6 +467,8 @@ class NetconfChannel(asyncssh.SSHServerSession):
     def _release_budget(self) -> None:
         self._budget.charge(self._charged, 0)
         self._charged = self._unparsed = 0
+        if self.session is not None:
+            self.session.framer.discard()
 
     def close(self, reason: str = "closed") -> None:
         if self._closed:
@@ -536,7 +538,7 @@ class NetconfChannel(asyncssh.SSHServerSession):
         """A big message parsed in a worker thread (lxml releases the GIL while
         it parses), then handled in its place: later requests wait behind it."""
         try:
-            parsed = await asyncio.to_thread(self.session.parse_message, item.msg)
+            parsed = await asyncio.to_thread(self.session.parse_document, item.msg)
         except Exception:
             log.exception("session %d: internal error; closing it", self.session.session_id)
             self.session.end_reason = "other"
@@ -550,7 +552,13 @@ class NetconfChannel(asyncssh.SSHServerSession):
         self._recharge()
         if self._closed:
             return
-        self._queue.appendleft(parsed)
+        try:
+            self._queue.appendleft(self.session.finish_message(parsed))
+        except Exception:
+            log.exception("session %d: internal error; closing it", self.session.session_id)
+            self.session.end_reason = "other"
+            self.close("internal error")
+            return
         if not self._write_paused:
             self._drain()
 

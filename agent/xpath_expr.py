@@ -31,6 +31,7 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
+_AFTER_NAME = re.compile(r"\s*(::|\()")
 _NODE_TYPES = frozenset({"comment", "text", "processing-instruction", "node"})
 _OPERATOR_NAMES = frozenset({"and", "or", "mod", "div"})
 # After one of these (or at the start) '*' is a name test and a name is not an
@@ -71,12 +72,12 @@ def tokenize(expr: str) -> list[Token]:
             # "*op" marks the multiply operator apart from the name test "*"
             kind, text = ("nametest", "*") if operand_next else ("op", "*op")
         elif kind == "name":
-            rest = expr[m.end() :].lstrip()
+            after = _AFTER_NAME.match(expr, m.end())
             if not operand_next and text in _OPERATOR_NAMES:
                 kind = "opname"
-            elif rest.startswith("::"):
+            elif after and after.group(1) == "::":
                 kind = "axis"
-            elif rest.startswith("("):
+            elif after:
                 kind = "nodetype" if text in _NODE_TYPES else "func"
             else:
                 kind = "nametest"
@@ -146,10 +147,14 @@ def qualify(
     return "".join(parts), nsmap
 
 
-def node_names(index: dict, _cache: dict = {}) -> dict[str, frozenset[str]]:  # noqa: B006
-    """Local name -> namespaces of the schema nodes of that name in `index`."""
+_NAMES: dict[int, tuple[dict, dict[str, frozenset[str]]]] = {}
+
+
+def node_names(index: dict) -> dict[str, frozenset[str]]:
+    """Local name -> namespaces of the schema nodes of that name in `index`
+    (built once per schema index)."""
     key = id(index)
-    hit = _cache.get(key)
+    hit = _NAMES.get(key)
     if hit is not None and hit[0] is index:
         return hit[1]
     found: dict[str, set[str]] = {}
@@ -162,7 +167,7 @@ def node_names(index: dict, _cache: dict = {}) -> dict[str, frozenset[str]]:  # 
             if info.children:
                 stack.append(info.children)
     names = {k: frozenset(v) for k, v in found.items()}
-    _cache[key] = (index, names)
+    _NAMES[key] = (index, names)
     return names
 
 
@@ -229,29 +234,100 @@ class Shape:
             len(fanout),
             tuple(fanout),
             tuple(subtree),
-            {k: (v[0], v[1], v[2]) for k, v in names.items()},
+            {k: (v[0], v[1], v[2], v[0]) for k, v in names.items()},
+        )
+
+    @classmethod
+    def estimate(cls, tops: list[etree._Element], index: dict) -> Shape:
+        """An upper bound of `of(tops)` from the schema (`index`: tag -> SNodeInfo)
+        and a few counts libxml2 takes in C: walking the tree in Python to
+        measure it cost more than 1 s at 10,000 interfaces. Each schema node has
+        one instance per parent entry, except lists and leaf-lists, whose
+        instances are counted."""
+        tops = list(tops)
+        if any(top.tag not in index for top in tops):
+            return cls.of(tops)  # data the schema does not describe: measured
+        counts: dict[str, int] = dict.fromkeys(_list_tags(index), 0)
+        if counts:
+            # One walk in C that stops only at list and leaf-list entries.
+            for top in tops:
+                for el in top.iter(*counts):
+                    counts[el.tag] += 1
+        nodes = 1 << 62  # refined below: what the schema allows with these counts
+        fanout: list[int] = [max(len(tops), 1)]
+        subtree: list[int] = [nodes]
+        names: dict[str, list[int]] = {}
+
+        def walk(level: dict, depth: int, parents: int) -> int:
+            """Largest subtree of one node whose children's schema is `level`
+            (its text node and attributes included); `parents`: instances of
+            that node in the data."""
+            total = 1 + _ATTRS
+            for tag, info in level.items():
+                listed = tag in counts
+                instances = min(counts[tag] if listed else parents, nodes)
+                per_parent = instances if listed else 1
+                while len(fanout) <= depth:
+                    fanout.append(1)
+                    subtree.append(1)
+                kids = 1 + _ATTRS + sum(counts.get(c, 1) for c in info.children)
+                child = min(1 + walk(info.children, depth + 1, instances), nodes)
+                total += per_parent * child
+                fanout[depth] = max(fanout[depth], min(kids, nodes))
+                subtree[depth] = max(subtree[depth], child)
+                st = names.setdefault(tag.rsplit("}", 1)[-1], [0, 0, 0, 0])
+                st[0] = min(st[0] + instances, nodes)
+                st[1] = max(st[1], min(kids, nodes))
+                st[2] = max(st[2], child)
+                st[3] = max(st[3], per_parent)
+            return min(total, nodes)
+
+        nodes = 1 + walk(index, 1, 1)
+        fanout = [min(f, nodes) for f in fanout]
+        subtree = [min(x, nodes) for x in subtree]
+        subtree[0] = nodes
+        for st in names.values():
+            st[0], st[1], st[2] = min(st[0], nodes), min(st[1], nodes), min(st[2], nodes)
+        fanout.append(1)  # text and attribute nodes below the deepest element
+        subtree.append(1)
+        return cls(
+            nodes,
+            len(fanout) + 1,
+            tuple(fanout),
+            tuple(subtree),
+            {k: (v[0], v[1], v[2], v[3]) for k, v in names.items()},
         )
 
     # Where a node-set is known to sit: ("level", n) or ("name", local), else None.
     def fan(self, where: tuple | None) -> int:
+        where = _base(where)
         if where is not None:
             if where[0] == "name":
-                return self.names.get(where[1], (0, 1, 1))[1]
+                hit = self.names.get(where[1])
+                return hit[1] if hit else max(self.fanout)
             if where[1] < len(self.fanout):
                 return self.fanout[where[1]]
         return max(self.fanout)
 
     def sub(self, where: tuple | None) -> int:
+        where = _base(where)
         if where is not None:
             if where[0] == "name":
-                return self.names.get(where[1], (0, 1, 1))[2]
+                hit = self.names.get(where[1])
+                return hit[2] if hit else self.nodes
             if where[1] < len(self.subtree):
                 return self.subtree[where[1]]
         return self.nodes
 
     def count(self, local: str) -> int:
         """Elements of that local name (a name test matches no more)."""
-        return self.names.get(local, (0, 0, 0))[0]
+        hit = self.names.get(local)
+        return hit[0] if hit else self.nodes
+
+    def siblings(self, local: str) -> int:
+        """Most elements of that name under one parent."""
+        hit = self.names.get(local)
+        return hit[3] if hit and len(hit) > 3 else self.count(local)
 
 
 # Relative costs measured here with lxml 6.1 against one node visit of an axis
@@ -259,9 +335,37 @@ class Shape:
 # string-value (libxml2 copies it out: ~0.5 us), one pair of a node-set
 # comparison, and duplicate checks of a node-set merge (MERGE_PER_VISIT of
 # them cost one visit).
-STRING_WEIGHT = 25
-PAIR_WEIGHT = 1
+STRING_WEIGHT = 5
+PAIR_WEIGHT = 40
 MERGE_PER_VISIT = 64
+
+
+# Attributes an element of a data tree may carry (with-defaults, origin tags).
+_ATTRS = 1
+_LISTS: dict[int, tuple[dict, tuple[str, ...]]] = {}
+
+
+def _list_tags(index: dict) -> tuple[str, ...]:
+    """Tags of the lists and leaf-lists anywhere in the schema index."""
+    hit = _LISTS.get(id(index))
+    if hit is not None and hit[0] is index:
+        return hit[1]
+    found: list[str] = []
+    stack = [index]
+    while stack:
+        level = stack.pop()
+        for tag, info in level.items():
+            if info.kind in ("list", "leaf-list"):
+                found.append(tag)
+            if info.children:
+                stack.append(info.children)
+    tags = tuple(dict.fromkeys(found))
+    _LISTS[id(index)] = (index, tags)
+    return tags
+
+
+# Functions that read no string-value of a node-set argument (XPath 1.0 §4).
+_NO_STRING_VALUES = frozenset({"count", "boolean", "not", "local-name", "name", "namespace-uri"})
 
 
 class TooCostly(Exception):
@@ -284,6 +388,8 @@ class _Cost:
         self.nesting = 0
         # level of the context node of the predicate being read (None: unknown)
         self.level: tuple | None = None
+        self.self_strings = 0  # string-value reads of the predicate's context node
+        self.last_predicate = (1, 0)
 
     # token helpers
     def peek(self, k: int = 0) -> Token | None:
@@ -318,10 +424,22 @@ class _Cost:
 
     def strings(self, size: int, level: tuple | None) -> int:
         """Work of the string-values of a node-set: each node's subtree, and all
-        of them together at most every node once per level above it."""
+        of them together at most every node once per level above it. Those of
+        the predicate's own context node are counted in `self_strings` instead:
+        over all the distinct candidates of a step they add up to the same
+        N x D bound, not to candidates x subtree."""
         if not size:
             return 0
+        if level is not None and level[0] == "self":
+            self.self_strings += 1
+            return 0
         return STRING_WEIGHT * min(size * self.shape.sub(level), self.n * self.d)
+
+    def tested(self, matched: int, level: tuple | None) -> int:
+        """Work of the predicate just read (`predicate()`) for `matched` candidates."""
+        work, reads = self.last_predicate
+        shared = min(matched * self.shape.sub(_base(level)), self.n * self.d)
+        return matched * work + reads * STRING_WEIGHT * shared
 
     # grammar
     def expr(self) -> tuple[int, int, tuple | None]:
@@ -391,7 +509,8 @@ class _Cost:
             return self.steps(0, 1, self.level)
         work, size, level = self.primary()
         while self.at("["):
-            work = self.check(work + max(size, 1) * self.predicate(level))
+            self.predicate(level)
+            work = self.check(work + self.tested(max(size, 1), level))
         if self.at("/", "//"):
             return self.continue_steps(work, max(size, 1), level)
         return work, size, level
@@ -472,6 +591,8 @@ class _Cost:
                 # a name test keeps only elements of that name
                 local = t.text.rsplit(":", 1)[-1]
                 per = self.shape.count(local)
+                if axis == "child":
+                    out = min(out, c * self.shape.siblings(local))
                 out = min(out, per)
                 # an element has one parent: child steps of distinct nodes meet
                 # each element once
@@ -486,20 +607,23 @@ class _Cost:
         work = self.check(work + visits)
         while self.at("["):
             # each matching candidate of each context node is tested
-            work = self.check(work + matched * self.predicate(level))
+            self.predicate(level)
+            work = self.check(work + self.tested(matched, level))
         return work, out, level
 
-    def predicate(self, level: tuple | None) -> int:
-        """Work of one predicate for one context node at `level`."""
+    def predicate(self, level: tuple | None) -> None:
+        """Read one predicate for context nodes at `level`; its cost per
+        candidate is left in `last_predicate` for `tested()`."""
         self.expect("[")
         self.enter()
-        saved, self.level = self.level, level
+        saved, self.level = self.level, ("self", level)
+        saved_reads, self.self_strings = self.self_strings, 0
         work, size, lv = self.expr()
         work += self.strings(min(size, 1), lv)  # its boolean or number value
-        self.level = saved
+        self.last_predicate = (max(work, 1), self.self_strings)
+        self.level, self.self_strings = saved, saved_reads
         self.nesting -= 1
         self.expect("]")
-        return max(work, 1)
 
     def primary(self) -> tuple[int, int, tuple | None]:
         t = self.take()
@@ -520,7 +644,9 @@ class _Cost:
             if not self.at(")"):
                 while True:
                     w, s, lv = self.expr()
-                    work = self.check(work + w + s + self.strings(s, lv))
+                    if t.text not in _NO_STRING_VALUES:
+                        w += self.strings(s, lv)
+                    work = self.check(work + w + s)
                     if not self.at(","):
                         break
                     self.take()
@@ -546,11 +672,20 @@ def cost(tokens: list[Token], shape: Shape, budget: int, max_depth: int = 32) ->
     return work
 
 
+def _base(where: tuple | None) -> tuple | None:
+    """Where, without the mark of "the predicate's context node itself"."""
+    while where is not None and where[0] == "self":
+        where = where[1]
+    return where
+
+
 def _down(where: tuple | None) -> tuple | None:
+    where = _base(where)
     return ("level", where[1] + 1) if where is not None and where[0] == "level" else None
 
 
 def _up(where: tuple | None) -> tuple | None:
+    where = _base(where)
     if where is not None and where[0] == "level" and where[1] > 0:
         return ("level", where[1] - 1)
     return None
