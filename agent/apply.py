@@ -19,6 +19,7 @@ from agent.mac import MacStore
 from agent.memif_config import MemifConfig
 from agent.params import parse_uint
 from agent.schema import MEMIF_NS
+from agent.socket_record import SocketRecord
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +27,31 @@ log = logging.getLogger(__name__)
 class Applier:
     """server.applier: apply(old, new) moves the dataplane from what it runs to `new`."""
 
-    def __init__(self, dp: Any, macs: MacStore, socket_files: dict | None = None) -> None:
+    def __init__(
+        self,
+        dp: Any,
+        macs: MacStore,
+        socket_files: dict | None = None,
+        sockets: SocketRecord | None = None,
+    ) -> None:
         self.dp = dp
+        self.macs = macs
+        self.sockets = sockets
         self.txn = Transaction(dp, macs, socket_files)
         # What the dataplane runs now; the source of each diff, so a failed or
         # partial earlier apply cannot leave the agent believing otherwise.
         self.applied = MemifConfig()
 
     async def apply(self, target: MemifConfig) -> None:
+        # What can fail on a full or read-only disk is saved before the dataplane
+        # changes: a failure there leaves everything as it was.
+        self.macs.reserve(target)
+        if self.sockets is not None:
+            self.sockets.reserve(target)
         self.txn.run(self.applied, target)
         self.applied = target
+        if self.sockets is not None:
+            self.sockets.settle(target)
 
 
 def register(server: Any) -> None:
@@ -52,7 +68,9 @@ def register(server: Any) -> None:
     files = socket_file_options(opts)
     dp.add_socket(0, socket0, **files)
     server.dataplane = dp
-    server.applier = Applier(dp, MacStore(Path(opts.state_dir) / "macs.json"), files)
+    state = Path(opts.state_dir)
+    record = SocketRecord(state / "sockets.json", always=(socket0,))
+    server.applier = Applier(dp, MacStore(state / "macs.json"), files, record)
 
     from agent.state_interfaces import IF_NS, interfaces_state
     from agent.state_memif import memif_state
