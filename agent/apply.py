@@ -24,6 +24,7 @@ from agent.mac import MacStore
 from agent.memif_config import MemifConfig
 from agent.params import parse_uint
 from agent.schema import MEMIF_NS
+from agent.socket_record import SocketRecord
 
 log = logging.getLogger(__name__)
 Q = f"{{{MEMIF_NS}}}"
@@ -39,6 +40,7 @@ class Applier:
         socket0: str,
         socket_files: dict | None = None,
         running: Callable[[], MemifConfig] | None = None,
+        sockets: SocketRecord | None = None,
     ) -> None:
         from dataplane.remote import DataplaneLost
         from dataplane.supervisor import Unavailable
@@ -48,6 +50,7 @@ class Applier:
         self.socket0 = socket0
         self.socket_files = socket_files or {}
         self.running = running
+        self.sockets = sockets
         self._gone = (DataplaneLost, Unavailable)
         # What the dataplane runs now; the source of each diff, so a failed or
         # partial earlier apply cannot leave the agent believing otherwise.
@@ -64,8 +67,15 @@ class Applier:
                 raise RpcError(
                     "operation-failed", str(e), app_tag="dataplane-unavailable"
                 ) from None
+            # What can fail on a full or read-only disk is saved before the dataplane
+            # changes: a failure there leaves everything as it was.
+            self.macs.reserve(target)
+            if self.sockets is not None:
+                self.sockets.reserve(target)
             await self._run(dp, self.applied, target)
             self.applied = target
+            if self.sockets is not None:
+                self.sockets.settle(target)
 
     async def setup(self, dp: Any, restarted: bool) -> None:
         """Prepares a new dataplane process (Supervisor's setup)."""
@@ -155,7 +165,9 @@ def register(server: Any) -> None:
     files = socket_file_options(opts)
     ds = getattr(server, "datastores", None)
     running = (lambda: ds.typed.get(ds.running)) if ds is not None else None
-    applier = Applier(None, MacStore(Path(opts.state_dir) / "macs.json"), socket0, files, running)
+    state = Path(opts.state_dir)
+    record = SocketRecord(state / "sockets.json", always=(socket0,))
+    applier = Applier(None, MacStore(state / "macs.json"), socket0, files, running, record)
     links = Links(server.notify)
     sup = Supervisor(
         setup=applier.setup,

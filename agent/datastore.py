@@ -41,6 +41,10 @@ def serialize(tree: etree._Element) -> bytes:
     return etree.tostring(tree, xml_declaration=False, encoding="utf-8")
 
 
+def _save_failed(e: OSError) -> RpcError:
+    return RpcError("operation-failed", f"cannot save the running datastore: {e.strerror or e}")
+
+
 @dataclass
 class PendingConfirm:
     backup: etree._Element
@@ -174,19 +178,27 @@ class Datastores:
         old_cfg = self.typed.get(self.running)
         new_cfg = self.validate(new)
         applier = getattr(self.server, "applier", None)
-        if applier is not None:
-            await applier.apply(new_cfg)
+        # Written in full before the dataplane changes (a full or read-only disk
+        # fails here, with nothing changed); only the rename waits for the apply.
         try:
-            persist.atomic_write(self._path("running"), serialize(new))
+            staged = persist.Staged(self._path("running"), serialize(new))
+        except OSError as e:
+            raise _save_failed(e) from None
+        try:
+            if applier is not None:
+                await applier.apply(new_cfg)
+        except BaseException:
+            staged.abort()
+            raise
+        try:
+            staged.commit()
         except OSError as e:
             if applier is not None:
                 try:
                     await applier.apply(old_cfg)
                 except Exception:
                     log.exception("could not undo the dataplane after a failed write")
-            raise RpcError(
-                "operation-failed", f"cannot save the running datastore: {e.strerror or e}"
-            ) from None
+            raise _save_failed(e) from None
         old, self.running = self.running, new
         if not self.candidate_dirty:
             self.candidate = new

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 from agent import persist
+from agent.errors import RpcError
+from agent.memif_config import MemifConfig
 
 
 class MacStore:
@@ -33,6 +35,24 @@ class MacStore:
             self._macs[key] = mac
             self._dirty = True
         return mac
+
+    def reserve(self, cfg: MemifConfig) -> None:
+        """Choose and save the address of every ethernet interface of `cfg` without
+        a configured one, before the dataplane is touched: a disk that cannot take
+        the file fails the commit while nothing has changed (operation-failed),
+        and the choices not saved are forgotten so a later try makes them anew."""
+        before = dict(self._macs)
+        for itf in cfg.interfaces.values():
+            if itf.mode == "ethernet" and itf.mac_address is None:
+                self.get(itf.socket_id, itf.id)
+        try:
+            self.save()
+        except OSError as e:
+            self._macs, self._dirty = before, False
+            raise RpcError(
+                "operation-failed",
+                f"cannot save the generated MAC addresses ({self.path.name}): {e.strerror or e}",
+            ) from None
 
     def save(self) -> None:
         """Write new addresses once per transaction, not one fsync per interface."""

@@ -197,6 +197,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="SSH authentication time limit (default %(default)s)",
     )
     p.add_argument(
+        "--login-delay",
+        type=float,
+        default=0.5,
+        help="back-off per recent failed password login of a user name or address, "
+        "up to 10 times this (default %(default)s s; 0 = none)",
+    )
+    p.add_argument(
+        "--login-max-failures",
+        type=int,
+        default=10,
+        help="failed password logins (per user name, per address) within 60 s that "
+        "lock it out (default %(default)s; 0 = never)",
+    )
+    p.add_argument(
+        "--login-lockout",
+        type=float,
+        default=300,
+        help="seconds a locked-out user name or address is refused (default %(default)s)",
+    )
+    p.add_argument(
         "--hash-password",
         action="store_true",
         help="read a password from stdin, print its hash for the users file, exit",

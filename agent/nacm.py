@@ -308,7 +308,7 @@ class _RequestWalk:
             username,
         )
         self.modules = nacm.modules
-        self._lists: dict[tuple[int, str], dict] = {}
+        self._lists: dict[tuple[etree._Element, str], dict] = {}
 
     def deny(self, op: str, module: str, path: tuple, keys: tuple, xpath: str) -> RpcError:
         self.nacm.denied_data_writes += 1
@@ -327,8 +327,10 @@ class _RequestWalk:
             return None
         if info.kind != LIST:
             return find_match(base, el, info)
-        # One index per list: a bulk edit of n entries stays O(n).
-        key = (id(base), info.tag)
+        # One index per list: a bulk edit of n entries stays O(n). Keyed by the
+        # element itself (kept alive by the key), never by id(): lxml proxies
+        # come and go, and a reused id would hand out another list's index.
+        key = (base, info.tag)
         idx = self._lists.get(key)
         if idx is None:
             idx = self._lists[key] = entries_by_key(base, info)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import asyncssh
 
+from agent.logins import LoginGuard
 from agent.server import Server
 from agent.session import CLOSE, Session, Unparsed
 
@@ -201,34 +202,16 @@ def lazy_keepalive(conn: asyncssh.SSHServerConnection) -> None:
     conn._keepalive_timer_callback = timer_fired
 
 
-class _LoginThrottle:
-    """Slows down password guessing: each recent failure from an address adds delay."""
-
-    def __init__(self, window: float = 60.0, step: float = 0.5, cap: float = 5.0) -> None:
-        self.window, self.step, self.cap = window, step, cap
-        self._fails: dict[str, deque] = {}
-
-    def failed(self, addr: str) -> float:
-        now = time.monotonic()
-        q = self._fails.setdefault(addr, deque())
-        while q and now - q[0] > self.window:
-            q.popleft()
-        q.append(now)
-        if len(self._fails) > 10000:  # bound memory under a spray of addresses
-            self._fails = {addr: q}
-        return min(self.step * len(q), self.cap)
-
-
 class _SSHServer(asyncssh.SSHServer):
     def __init__(
         self,
         server: Server,
-        throttle: _LoginThrottle,
+        guard: LoginGuard,
         gate: PreAuthGate,
         budget: InputBudget,
     ) -> None:
         self._server = server
-        self._throttle = throttle
+        self._guard = guard
         self._gate = gate
         self._budget = budget
         self._conn: asyncssh.SSHServerConnection | None = None
@@ -286,24 +269,53 @@ class _SSHServer(asyncssh.SSHServer):
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
-        from agent.users import verify_password
+        from agent.users import dummy_hash, verify_password
 
-        users = self._server.users
-        user = users.get(username) if users is not None else None
-        stored = user.password_hash if user else None
-        # scrypt takes tens of milliseconds: keep it off the event loop.
-        ok = await asyncio.to_thread(verify_password, stored, password)
+        who = username[:64]
+        waited = 0.0
+        while (wait := self._guard.admit(username, self._peer)) and waited <= self._guard.max_wait:
+            await asyncio.sleep(wait)
+            waited += wait
+        if wait is None or wait:
+            # Locked out, or queued so long that the login would time out:
+            # refused without looking at the password, after a pause that
+            # keeps a client from turning refusals into a fast loop.
+            log.debug("login for user %r from %s refused: too many failures", who, self._peer)
+            await asyncio.sleep(self._guard.step)
+            return False
+        try:
+            users = self._server.users
+            user = users.get(username) if users is not None else None
+            stored = user.password_hash if user is not None else None
+            # The same scrypt work for an unknown user (or one without a
+            # password) as for a known one: failures take the same time.
+            # scrypt takes tens of milliseconds: keep it off the event loop.
+            ok = await asyncio.to_thread(verify_password, stored or dummy_hash(), password)
+            ok = ok and stored is not None
+        except BaseException:
+            self._guard.release(username, self._peer)
+            raise
         if ok:
+            self._guard.succeeded(username, self._peer)
             log.info("user %s logged in from %s (password)", username, self._peer)
             return True
-        delay = self._throttle.failed(self._peer)
+        pause, locked = self._guard.failed(username, self._peer)
+        for what in locked:
+            log.warning(
+                "login lock-out: %s after %d failed logins within %.0fs; "
+                "password logins refused for %.0fs",
+                what,
+                self._guard.max_failures,
+                self._guard.window,
+                self._guard.lockout,
+            )
         log.warning(
-            "failed login for user %r from %s (password); delaying %.1fs",
-            username,
+            "failed login for user %r from %s (password); answering in %.1fs",
+            who,
             self._peer,
-            delay,
+            pause,
         )
-        await asyncio.sleep(delay)
+        await asyncio.sleep(pause)
         return False
 
     def session_requested(self):
@@ -635,11 +647,22 @@ class NetconfChannel(asyncssh.SSHServerSession):
 async def start(server: Server, host_key: Path) -> asyncssh.SSHAcceptor:
     """Listen for SSH connections; returns the acceptor (close() it to stop)."""
     opts = server.options
-    throttle = _LoginThrottle()
+    from agent.users import dummy_hash
+
+    # Made once, in the background: listening does not wait for it (a start-up
+    # is ~0.1 s of scrypt shorter), and a login that comes first makes its own.
+    asyncio.get_running_loop().run_in_executor(None, dummy_hash)
+    guard = LoginGuard(
+        step=getattr(opts, "login_delay", 0.5),
+        cap=10 * getattr(opts, "login_delay", 0.5),
+        max_failures=getattr(opts, "login_max_failures", 10),
+        lockout=getattr(opts, "login_lockout", 300.0),
+        max_wait=(getattr(opts, "login_timeout", 30) or 30) / 2,
+    )
     gate = PreAuthGate(getattr(opts, "max_startups", 0) or 0)
     budget = InputBudget(getattr(opts, "max_input_buffer", 0) or 0)
     return await asyncssh.create_server(
-        lambda: _SSHServer(server, throttle, gate, budget),
+        lambda: _SSHServer(server, guard, gate, budget),
         opts.address,
         opts.port,
         server_host_keys=[str(host_key)],

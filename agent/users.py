@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,13 @@ def hash_password(password: str) -> str:
         dklen=32,
     )
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(dk)}"
+
+
+@cache
+def dummy_hash() -> str:
+    """A hash no password is known for, with the parameters of real ones: what a
+    login of an unknown user is checked against, so that it costs the same."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def verify_password(stored: str | None, password: str) -> bool:
