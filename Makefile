@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # clang + libclang-rt give ASan and libFuzzer builds of the C extension.
 APT_PKGS := build-essential pkg-config python3-dev python3-venv \
 	libyang2-dev libyang2-tools dpdk dpdk-dev librte-net-memif23 \
-	clang libclang-rt-14-dev openssh-client
+	clang libclang-rt-14-dev openssh-client netconfd openssh-server
 C_SRC := $(wildcard dataplane/src/*.c dataplane/src/*.h)
 
 .PHONY: all deps build run test lint bench fuzz clean
