@@ -5,7 +5,8 @@ What a server may choose freely is taken out: namespace prefixes (names become
 order, message-id and other reply attributes, session-ids (named by the test's
 session letters), error-message text, error-app-tag, vendor error-info
 (yuma's error-number) and whitespace; an error-type that RFC 6241 App. A allows
-for the error-tag becomes "allowed"; data-node error-paths lose the payload
+for the error-tag becomes "allowed", error-info content App. A does not define
+for the tag is left out (a server may add its own); data-node error-paths lose the payload
 prefix and predicates (see _data_path). A schema's text is reduced to the
 module it declares.
 """
@@ -20,9 +21,8 @@ NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NCM = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
 _DROP = {f"{{{NC}}}error-message", f"{{{NC}}}error-app-tag"}
 _PREFIXED_NAME = re.compile(r"([A-Za-z_][\w.-]*):([A-Za-z_][\w.-]*)")
-_IN_CONFIG = re.compile(
-    r"^/\{%s\}rpc/\{[^}]+\}[\w-]+/\{%s\}config(?=/)" % (re.escape(NC), re.escape(NC))
-)
+_NCQ = re.escape(f"{{{NC}}}")
+_IN_CONFIG = re.compile(rf"^/{_NCQ}rpc/\{{[^}}]+\}}[\w-]+/{_NCQ}config(?=/)")
 _PREDICATE = re.compile(r"\[[^\]]*\]")
 # RFC 6241 App. A: the error-types each error-tag may be sent with.
 _P, _A, _R, _T = "protocol", "application", "rpc", "transport"
@@ -47,6 +47,19 @@ ERROR_TYPES = {
     "operation-failed": {_R, _P, _A},
     "partial-operation": {_A},
     "malformed-message": {_R},
+}
+# RFC 6241 App. A: the error-info each error-tag carries (names as normalised).
+_Q = f"{{{NC}}}"
+ERROR_INFO = {
+    "missing-attribute": {_Q + "bad-attribute", _Q + "bad-element"},
+    "bad-attribute": {_Q + "bad-attribute", _Q + "bad-element"},
+    "unknown-attribute": {_Q + "bad-attribute", _Q + "bad-element"},
+    "missing-element": {_Q + "bad-element"},
+    "bad-element": {_Q + "bad-element"},
+    "unknown-element": {_Q + "bad-element"},
+    "unknown-namespace": {_Q + "bad-element", _Q + "bad-namespace"},
+    "lock-denied": {_Q + "session-id"},
+    "partial-operation": {_Q + "ok-element", _Q + "err-element", _Q + "noop-element"},
 }
 _MODULE = re.compile(r"^\s*(?:module|submodule)\s+([\w.-]+)", re.M)
 
@@ -84,6 +97,11 @@ def _canon(el: etree._Element, sessions: dict[str, str]) -> str:
         for c in (_canon(k, sessions) for k in el if isinstance(k.tag, str) and k.tag not in _DROP)
         if c
     )
+    if local == "error-info":
+        tag_el = el.getparent().find(f"{{{NC}}}error-tag")
+        defined = ERROR_INFO.get(tag_el.text.strip() if tag_el is not None and tag_el.text else "")
+        # Content App. A does not define for the tag is extra, which a server may add.
+        kids = [k for k in kids if defined is not None and k.split("=", 1)[0] in defined]
     if local == "error-info" and not kids and not text:
         return ""  # only vendor information was in it
     head = tag + (repr(attrs) if attrs else "")

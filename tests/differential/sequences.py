@@ -161,7 +161,8 @@ SEQUENCES: dict[str, list[tuple[str, str]]] = {
             "A",
             get_config(
                 "running",
-                f'<filter type="xpath" xmlns:memif="{NS}" select="memif:memif/memif:socket/memif:id"/>',
+                f'<filter type="xpath" xmlns:memif="{NS}" '
+                'select="memif:memif/memif:socket/memif:id"/>',
             ),
         ),
         (
@@ -220,7 +221,7 @@ SEQUENCES: dict[str, list[tuple[str, str]]] = {
         ("A", "<copy-config><target><startup/></target><source><running/></source></copy-config>"),
         ("A", get_config("startup")),
         ("A", "<delete-config><target><running/></target></delete-config>"),
-        ("A", "<copy-config><target><running/></target><source><running/></source></copy-config>"),
+        ("A", "<copy-config><target><startup/></target><source><startup/></source></copy-config>"),
     ],
     "validate": [
         ("A", edit(sock(1) + itf(1, 1))),

@@ -53,36 +53,46 @@ async def _reply(session: Raw, mid: str, timeout: float = 15) -> bytes:
         assert got.startswith("probe-"), raw
 
 
+CLEANUP = tuple(
+    f"<unlock><target><{ds}/></target></unlock>" for ds in ("running", "candidate", "startup")
+)
+
+
+async def _call(session: Raw, body: str, mid: int) -> bytes:
+    session.send(rpc(body.encode(), mid))
+    return await _reply(session, str(mid))
+
+
 async def _run(open_session) -> dict[str, tuple[str, str]]:
-    """sequence#step -> (normalised reply, raw reply) for every step."""
+    """sequence#step -> (normalised reply, raw reply) for every step. Sessions A and
+    B live through the whole run (SSH set-up is most of its time); between
+    sequences their locks are dropped and the memif configuration removed."""
     out: dict[str, tuple[str, str]] = {}
+    sessions = {"A": await open_session(), "B": await open_session()}
+    ids = {s.session_id: w for w, s in sessions.items()}
     mid = 0
-    for name, steps in SEQUENCES.items():
-        reset = await open_session()
-        for body in RESET:
-            mid += 1
-            reset.send(rpc(body.encode(), mid))
-            reply = etree.fromstring(await _reply(reset, str(mid)))
-            assert reply.find(f"{{{etree.QName(reply).namespace}}}ok") is not None, (
-                name,
-                etree.tostring(reply),
-            )
-        reset.close()
-        sessions: dict[str, Raw] = {}
-        try:
+    try:
+        for name, steps in SEQUENCES.items():
+            for s in sessions.values():
+                for body in CLEANUP:  # whatever the reply: nothing may stay locked
+                    mid += 1
+                    await _call(s, body, mid)
+            for body in RESET:
+                mid += 1
+                reply = etree.fromstring(await _call(sessions["A"], body, mid))
+                assert reply.find(f"{{{etree.QName(reply).namespace}}}ok") is not None, (
+                    name,
+                    etree.tostring(reply),
+                )
             for i, (who, body) in enumerate(steps):
-                if who not in sessions:
-                    sessions[who] = await open_session()
-                ids = {s.session_id: w for w, s in sessions.items()}
                 for w, s in sessions.items():
                     body = body.replace(f"${w}", s.session_id)
                 mid += 1
-                sessions[who].send(rpc(body.encode(), mid))
-                raw = await _reply(sessions[who], str(mid))
+                raw = await _call(sessions[who], body, mid)
                 out[f"{name}#{i}"] = (normalize(raw, ids), raw.decode(errors="replace"))
-        finally:
-            for s in sessions.values():
-                s.close()
+    finally:
+        for s in sessions.values():
+            s.close()
     return out
 
 
