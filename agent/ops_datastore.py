@@ -70,13 +70,23 @@ def _datastore_name(op: etree._Element, which: str, allowed: tuple[str, ...]) ->
     if el is None:
         raise _missing(op, which)
     kids = elements(el)
-    if len(kids) != 1:
+    if not kids:
         raise RpcError(
-            "invalid-value" if kids else "missing-element",
-            f"<{which}> must name exactly one datastore",
+            "missing-element",
+            f"<{which}> must name a datastore",
             type="protocol",
             path=rpc_path(op, NC + which),
             info=[("bad-element", which)],
+        )
+    if len(kids) > 1:
+        # One case of the YANG choice: a second datastore is an unexpected element.
+        extra = kids[1]
+        raise RpcError(
+            "unknown-element",
+            f"<{which}> must name exactly one datastore, not also <{etree.QName(extra).localname}>",
+            type="protocol",
+            path=rpc_path(op, NC + which, extra.tag),
+            info=[("bad-element", etree.QName(extra).localname)],
         )
     name = etree.QName(kids[0]).localname
     if name not in allowed:

@@ -20,6 +20,7 @@ from lxml import etree
 from agent.errors import NC_NS, RpcError
 from agent.params import rpc_path
 from agent.rpc_context import RpcContext
+from agent.schema_index import module_namespaces
 
 _TYPES = (
     libyang.SNode.CONTAINER,
@@ -83,8 +84,14 @@ def input_schema(ctx: libyang.Context) -> dict[str, dict[str, Param]]:
 class InputCheck:
     """The rpc hook: refuses parameters the operation does not define."""
 
-    def __init__(self, schema: dict[str, dict[str, Param]], tolerated: frozenset[str]) -> None:
+    def __init__(
+        self,
+        schema: dict[str, dict[str, Param]],
+        tolerated: frozenset[str],
+        namespaces: frozenset[str],
+    ) -> None:
         self.schema = schema
+        self.namespaces = namespaces  # of every module: others are unknown-namespace
         # Parameters a handler answers itself with a better error (<url>:
         # operation-not-supported, not unknown-element).
         self.tolerated = tolerated
@@ -111,7 +118,7 @@ class InputCheck:
                 if p is None:
                     if child.tag in self.tolerated:
                         continue
-                    raise _unknown_element(child, op, where)
+                    raise _unknown_element(child, op, where, self.namespaces)
             here = (*where, p.tag)
             self._attrs(child, p.name, op, here)
             if p.kind in _ANY:
@@ -121,7 +128,7 @@ class InputCheck:
                 continue
             for inner in child:
                 if isinstance(inner.tag, str):
-                    raise _unknown_element(inner, op, here)
+                    raise _unknown_element(inner, op, here, self.namespaces)
 
     def _attrs(self, el: etree._Element, name: str, op: etree._Element, where: tuple) -> None:
         allowed = _ATTRS.get(name, frozenset())
@@ -140,8 +147,19 @@ class InputCheck:
             )
 
 
-def _unknown_element(el: etree._Element, op: etree._Element, where: tuple) -> RpcError:
+def _unknown_element(
+    el: etree._Element, op: etree._Element, where: tuple, known_ns: frozenset[str]
+) -> RpcError:
     q = etree.QName(el)
+    if q.namespace and q.namespace not in known_ns:
+        return RpcError(
+            "unknown-namespace",
+            f"<{q.localname}> is in namespace {q.namespace}, which no module of this "
+            "server defines",
+            type="protocol",
+            path=rpc_path(op, *where),
+            info=[("bad-element", q.localname), ("bad-namespace", q.namespace)],
+        )
     return RpcError(
         "unknown-element",
         f"<{q.localname}>"
@@ -156,4 +174,5 @@ def _unknown_element(el: etree._Element, op: etree._Element, where: tuple) -> Rp
 
 def register(server: Any) -> None:
     url = frozenset({f"{{{NC_NS}}}url", "{urn:ietf:params:xml:ns:yang:ietf-netconf-nmda}url"})
-    server.add_rpc_hook(InputCheck(input_schema(server.schema), url))
+    known = frozenset(module_namespaces(server.schema)) | {NOTIF_NS}
+    server.add_rpc_hook(InputCheck(input_schema(server.schema), url, known))

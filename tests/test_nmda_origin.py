@@ -167,7 +167,7 @@ def test_origin_parameter_errors(m, body: str, datastore: str, path: str) -> Non
     with pytest.raises(RPCError) as exc:
         get_data(m, body, datastore)
     assert exc.value.tag == "invalid-value"
-    assert exc.value.path == f"/ietf-netconf-nmda:get-data/ietf-netconf-nmda:{path}"
+    assert exc.value.path == f"/nc:rpc/ncds:get-data/ncds:{path}"
     assert get_data(m, "") is not None  # the session stays up
 
 

@@ -130,8 +130,9 @@ PROBES = [(r, "data") for r in READS] + [
     (edit(CAND, itf(1, 6)), "ok"),
     ("<commit><persist-id>fuzz</persist-id></commit>", DENIED),  # would commit admin's change
     ("<lock><target><candidate/></target></lock>", "lock-denied"),  # admin's change
-    ("<lock><target><running/></target></lock>", "ok"),
-    ("<unlock><target><running/></target></unlock>", "ok"),
+    # admin's confirmed commit is pending: no running lock (RFC 6241 §7.5), so none to undo
+    ("<lock><target><running/></target></lock>", "lock-denied"),
+    ("<unlock><target><running/></target></unlock>", "operation-failed"),
 ]
 CONFIRM = "<commit><confirmed/><confirm-timeout>600</confirm-timeout><persist>fuzz</persist>%s"
 OTHER_RULES = CONFIG % f"<nacm {A}><rule-list><name>zzr-x</name><group>x</group></rule-list></nacm>"
