@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
-from netconfd import Netconfd  # noqa: E402
+from netconfd import HELLO_SETTLE, Netconfd  # noqa: E402
 
 from tools.bench.nc_raw import RawSession  # noqa: E402
 from tools.bench.processes import start, start_agent  # noqa: E402
@@ -266,7 +266,7 @@ def main() -> None:
             assert nc.sshd is not None and nc.netconfd is not None
             # sshd's per-session children and netconf-subsystem inherit its core.
             procs += [nc.sshd, nc.netconfd]
-            logins["netconfd"] = nc.asyncssh_kwargs()
+            logins["netconfd"] = nc.asyncssh_kwargs(settle=HELLO_SETTLE)
         pin([p.pid for p in procs], 1)
         results = asyncio.run(bench_servers(logins, args.runs, args.seconds, args.cycles))
         results["watch"] = asyncio.run(bench_watched(logins["agent"], args.cycles))
