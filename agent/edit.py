@@ -390,9 +390,7 @@ class Editor:
             self._track(target, info, match, keys, created=True)
             self.result.changed = True
 
-    def _build(
-        self, el: etree._Element, info: SNodeInfo, here: _Path
-    ) -> etree._Element | None:
+    def _build(self, el: etree._Element, info: SNodeInfo, here: _Path) -> etree._Element | None:
         """A clean copy of `el` for replace/create: operations applied to its subtree
         (delete inside a new node is data-missing, remove is a no-op)."""
         if info.kind in (LEAF, LEAFLIST):

@@ -11,8 +11,13 @@ means it to be: sshd runs `netconf-subsystem`, which relays the session to
 netconfd's unix socket. Everything is private to the instance: the sshd
 listens on a free loopback port with its own host key, config, pid file and
 authorized key (a fresh ed25519 key pair for root), netconfd has its own
-socket, HOME (its startup-cfg.xml lives there) and log. Both must run as root:
+socket, startup file (startup-cfg.xml, empty at first), HOME and log. Both must run as root:
 sshd to switch users, and netconfd's superuser is root.
+
+netconfd 2.13 loses an RPC that arrives right behind the client's <hello>
+(the session then hangs waiting for its reply): a client that sends its first
+RPC at once must wait HELLO_SETTLE seconds after its hello (ncclient, slower
+to send its first RPC, did not hit it in tests/test_netconfd.py).
 
 On exit every process started here is terminated, including sshd's
 per-connection children (they call setsid(), so they are found through their
@@ -36,7 +41,11 @@ MODULE = REPO / "yang" / "memif-agent.yang"
 NETCONFD = "/usr/sbin/netconfd"
 SUBSYSTEM = "/usr/sbin/netconf-subsystem"
 SSHD = "/usr/sbin/sshd"
+NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 START_TIMEOUT = 20.0
+# Seconds between a client's <hello> and its first RPC (see above): 50 ms was
+# enough in every try on a loaded 2-core machine.
+HELLO_SETTLE = 0.2
 
 
 def available() -> str | None:
@@ -105,6 +114,7 @@ class Netconfd:
         self.key_filename = str(self.workdir / "client_ed25519")
         self.host_key = str(self.workdir / "host_ed25519")
         self.netconfd_log = self.workdir / "netconfd.log"
+        self.startup = self.workdir / "startup-cfg.xml"
         self.sshd_log = self.workdir / "sshd.log"
         self.netconfd: subprocess.Popen | None = None
         self.sshd: subprocess.Popen | None = None
@@ -159,7 +169,9 @@ class Netconfd:
         why = available()
         if why:
             raise RuntimeError(why)
-        self.home.mkdir(exist_ok=True)
+        # --yuma-home: netconfd's transaction-id file goes to <home>/data
+        # instead of the shared /root/.yuma.
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
         for key in (self.key_filename, self.host_key):
             if not os.path.exists(key):
                 subprocess.run(
@@ -188,6 +200,12 @@ class Netconfd:
     def _start_netconfd(self) -> None:
         if os.path.exists(self.sockname):
             os.unlink(self.sockname)
+        # Without --startup netconfd keeps startup in the invoking user's home
+        # from the password database (/root/.yuma, shared by every instance and
+        # read back at the next start), whatever HOME says; with --startup the
+        # file must exist.
+        if not self.startup.exists():
+            self.startup.write_text(f'<config xmlns="{NC_NS}"/>\n')
         cmd = [
             NETCONFD,
             # netconfd accepts only sessions that the subsystem reports as
@@ -196,6 +214,8 @@ class Netconfd:
             f"--module={self.module}",
             "--target=candidate",
             "--with-startup=true",
+            f"--startup={self.startup}",
+            f"--yuma-home={self.home}",
             "--superuser=root",
             "--access-control=off",
             f"--ncxserver-sockname={self.sockname}",

@@ -57,3 +57,16 @@ def test_refuses_other_keys(tmp_path) -> None:
         with pytest.raises(paramiko.AuthenticationException):
             client.connect(**dict(nc.paramiko_kwargs(), key_filename=other.key_filename))
         client.close()
+
+
+def test_startup_is_private_to_the_instance(tmp_path) -> None:
+    with Netconfd(tmp_path / "a") as nc:
+        with manager.connect(**nc.ncclient_kwargs()) as m:
+            m.edit_config(target="candidate", config=CONFIG)
+            m.commit()
+            m.copy_config(source="running", target="startup")
+        assert "/tmp/nc-7.sock" in nc.startup.read_text()
+    with Netconfd(tmp_path / "b") as other:
+        with manager.connect(**other.ncclient_kwargs()) as m:
+            assert "nc-7.sock" not in m.get_config("running").data_xml
+            assert "nc-7.sock" not in m.get_config("startup").data_xml

@@ -255,6 +255,7 @@ def main() -> None:
                     anchor,
                 )
             )
+
     def cells(label: str, size: int, pps: list[float], anchor: list[float]) -> tuple[str, ...]:
         med, a = statistics.median(pps), statistics.median(anchor)
         return (

@@ -32,9 +32,10 @@ class RawSession:
         )
 
     @classmethod
-    async def connect(cls, **login: Any) -> RawSession:
+    async def connect(cls, settle: float = 0.0, **login: Any) -> RawSession:
         """A session with asyncssh.connect arguments `login` (host, port, credentials):
-        the same client for every server compared."""
+        the same client for every server compared. `settle`: seconds to wait after
+        sending the hello (netconfd loses an RPC that follows the hello at once)."""
         conn = await asyncssh.connect(
             encryption_algs=["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"], **login
         )
@@ -45,6 +46,8 @@ class RawSession:
         writer, reader, _ = await conn.open_session(subsystem="netconf", encoding=None)
         await reader.readuntil(b"]]>]]>")
         writer.write(HELLO)
+        if settle:
+            await asyncio.sleep(settle)
         return cls(conn, writer, reader)
 
     async def call(self, body: bytes) -> bytes:
