@@ -346,13 +346,17 @@ class Session:
         head = reply_head(request.attrs, request.nsmap) if request else _REPLY_OPEN + b">"
         return self.frame(head + error_xml(errors) + _REPLY_CLOSE)
 
-    def _bad_message_reply(self, raw: bytes | Pieces, error: RpcError) -> bytes:
-        if raw.__class__ is Pieces:
-            raw = b"".join(raw[:2])[:4096] if raw else b""
+    def _for_framing(self, error: RpcError) -> RpcError:
         if not self.framer.chunked and error.tag == "malformed-message":
             # RFC 6241 App. A: malformed-message is new in base:1.1 and MUST NOT be
             # sent to a base:1.0 session; RFC 4741's nearest tag stands in.
-            error = RpcError("operation-failed", error.message, type="rpc")
+            return RpcError("operation-failed", error.message, type="rpc")
+        return error
+
+    def _bad_message_reply(self, raw: bytes | Pieces, error: RpcError) -> bytes:
+        if raw.__class__ is Pieces:
+            raw = b"".join(raw[:2])[:4096] if raw else b""
+        error = self._for_framing(error)
         m = _MESSAGE_ID_RE.search(raw[:4096])
         if m:
             # The value as XML reads it (entities decoded); a value XML itself
@@ -526,7 +530,7 @@ class Session:
             r = root.root
             mid = r.get("message-id") or r.get(_MESSAGE_ID_NS)
             req = Request(None, mid, {"message-id": mid}, None) if mid is not None else None
-            return self.error_reply(req, [root.error], bad_rpc=True)
+            return self.error_reply(req, [self._for_framing(root.error)], bad_rpc=True)
         if isinstance(root, RpcError):
             return self._bad_message_reply(msg, root)
         tag = root.tag

@@ -200,4 +200,10 @@ class Session:
                 who += f", logged in {since}" if since else ""
         except (RPCError, ValueError):
             pass  # NACM may hide the sessions list; the session id is still worth saying
+        if err.message and "uncommitted changes" in err.message:
+            # Not a lock: another session's edits, which a commit would sweep along.
+            return (
+                f"error: the candidate holds uncommitted changes of another session "
+                f"(session {sid}{who}); nothing was changed"
+            )
         return f"error: the candidate is locked by session {sid}{who}; nothing was changed"
