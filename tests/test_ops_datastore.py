@@ -287,10 +287,12 @@ def test_candidate_lock_refused_while_dirty(ag):
     a.edit_config(target="candidate", config=memif(sock(1)))
     e = rpc_error(b.lock, "candidate")
     assert e.tag == "lock-denied" and "uncommitted" in e.message
-    a.lock("candidate")  # own changes do not block
+    e = rpc_error(a.lock, "candidate")  # own changes block too (RFC 6241 §7.5)
+    assert e.tag == "lock-denied" and e.info and f">{a.session_id}<" in e.info
+    a.discard_changes()
+    a.lock("candidate")
     e = rpc_error(b.discard_changes)
     assert e.tag == "in-use"
-    a.discard_changes()
     a.unlock("candidate")
     b.lock("candidate")
     b.edit_config(target="candidate", config=memif(sock(2)))
