@@ -290,6 +290,7 @@ def test_candidate_lock_refused_while_dirty(ag):
     # RFC 6241 §7.5 makes no exception for the session's own changes.
     e = rpc_error(a.lock, "candidate")
     assert e.tag == "lock-denied" and "uncommitted" in e.message
+    assert e.info and f">{a.session_id}<" in e.info  # the author, not 0
     a.discard_changes()
     b.lock("candidate")
     b.edit_config(target="candidate", config=memif(sock(2)))
