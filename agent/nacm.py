@@ -202,8 +202,8 @@ class Nacm:
             return  # a permit-all rule decides every node: nothing to walk
         walk = _RequestWalk(self, pol, rules, pol.data_rules(groups, "read"), username)
         if whole:
-            walk.dropped_hidden(self.index, edit, (), (), "")
-        walk.children(base, edit, self.index, default_operation, (), (), "")
+            walk.dropped_hidden(self.index, edit, (), (), ())
+        walk.children(base, edit, self.index, default_operation, (), (), ())
 
     def visible_errors(self, session_id: int, errors: list[RpcError]) -> list[RpcError]:
         """An edit's errors as this session may see them: data-exists or data-missing
@@ -310,19 +310,22 @@ class _RequestWalk:
         self.modules = nacm.modules
         self._lists: dict[tuple[etree._Element, str], dict] = {}
 
-    def deny(self, op: str, module: str, path: tuple, keys: tuple, xpath: str) -> RpcError:
+    def deny(self, op: str, module: str, path: tuple, keys: tuple, steps: tuple) -> RpcError:
         self.nacm.denied_data_writes += 1
         hidden = _hidden_denial(self.pol, self.read, self.username, module, path, keys)
+        xpath = "".join(path_step(*s) for s in steps)
         return hidden or RpcError(
             "access-denied", f"user {self.username} may not {op} {xpath}", path=xpath
         )
 
-    def require(self, ops: tuple, module: str, path: tuple, keys: tuple, xpath: str) -> None:
+    def require(self, ops: tuple, module: str, path: tuple, keys: tuple, steps: tuple) -> None:
+        """`steps`: (module, name, keys) per step, for the error path (made only
+        on a denial: most requests are allowed, and paths cost)."""
         for op in ops:
             if not self.pol.node_allowed(self.rules[op], module, path, op, keys):
-                raise self.deny(op, module, path, keys, xpath)
+                raise self.deny(op, module, path, keys, steps)
 
-    def _match(self, base: etree._Element | None, el: etree._Element, info: SNodeInfo):
+    def _match(self, base: etree._Element | None, el: etree._Element, info: SNodeInfo, kv):
         if base is None:
             return None
         if info.kind != LIST:
@@ -334,7 +337,7 @@ class _RequestWalk:
         idx = self._lists.get(key)
         if idx is None:
             idx = self._lists[key] = entries_by_key(base, info)
-        return idx.get(key_values(el, info))
+        return idx.get(kv)
 
     def children(
         self,
@@ -344,7 +347,7 @@ class _RequestWalk:
         inherited: str,
         path: tuple,
         keys: tuple,
-        xpath: str,
+        steps: tuple,
         skip: tuple[str, ...] = (),
     ) -> None:
         for el in elements(edit):
@@ -354,9 +357,10 @@ class _RequestWalk:
             op = el.get(OP_ATTR, inherited)
             if info is None or not info.config or (op not in OPERATIONS and op != "none"):
                 continue  # the edit engine refuses it, whatever is stored
-            if info.kind == LIST and key_values(el, info) is None:
+            kv = key_values(el, info) if info.kind == LIST else None
+            if info.kind == LIST and kv is None:
                 continue  # likewise (missing-element)
-            self.node(base, el, info, op, path, keys, xpath)
+            self.node(base, el, info, op, path, keys, steps, kv)
 
     def node(
         self,
@@ -366,14 +370,18 @@ class _RequestWalk:
         op: str,
         path: tuple,
         keys: tuple,
-        xpath: str,
+        steps: tuple,
+        kv: tuple[str, ...] | None,
     ) -> None:
         q = etree.QName(el)
         module = self.modules.get(q.namespace or "", "")
-        here = step_keys(el, info)
+        if kv is not None:  # a list entry, its key values read once (as step_keys gives them)
+            here = tuple(zip((k.split("}", 1)[1] for k in info.keys), kv, strict=True))
+        else:
+            here = step_keys(el, info)
         npath, nkeys = (*path, q.localname), (*keys, here)
-        step = xpath + path_step(module, q.localname, here)
-        match = self._match(base, el, info)
+        step = (*steps, (module, q.localname, here))
+        match = self._match(base, el, info, kv)
         if op in ("delete", "remove"):
             self.require(("delete",), module, npath, nkeys, step)
             return  # what is below goes with the node
@@ -410,7 +418,7 @@ class _RequestWalk:
         el: etree._Element,
         path: tuple,
         keys: tuple,
-        xpath: str,
+        steps: tuple,
     ) -> None:
         """delete access to each child kind of `el` the user may not read and the
         new content does not name (a replace or copy-config drops it if it exists)."""
@@ -424,7 +432,7 @@ class _RequestWalk:
             ckeys = (*keys, ())
             if self.pol.node_allowed(self.read, cmodule, cpath, "read", ckeys):
                 continue
-            step = xpath + path_step(cmodule, name, ())
+            step = (*steps, (cmodule, name, ()))
             self.require(("delete",), cmodule, cpath, ckeys, step)
 
 

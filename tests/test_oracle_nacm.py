@@ -26,6 +26,7 @@ def ag(start_agent, tmp_path):
         f"admin:{hash_password('admin')}::admin\n"
         f"ops:{hash_password('pw-ops')}::operators\n"
         f"editor:{hash_password('pw-ed')}::editors\n"
+        f"alice:{hash_password('pw-alice')}::admin\n"
     )
     users.chmod(0o600)
     return start_agent(tmp_path / "a", "--no-dataplane", "--users", str(users))
@@ -193,3 +194,11 @@ def test_read_only_user_may_not_lock_nor_confirm_or_cancel_by_persist_id(ag) -> 
     assert "<id>4</id>" not in admin.get_config("running").data_xml
     # the read-only user's other operations still work
     assert "oracle-1" in ops.get_config("running").data_xml
+    # a writer who is not the recovery user (group admin) may lock and confirm
+    alice = ag.connect("alice", "pw-alice")
+    alice.lock("running")
+    alice.unlock("running")
+    admin.edit_config(target="candidate", config=f"<config>{memif(itf(5))}</config>")
+    admin.commit(confirmed=True, timeout="120", persist="tok-2")
+    alice.commit(persist_id="tok-2")
+    assert "<id>5</id>" in admin.get_config("running").data_xml
