@@ -166,7 +166,8 @@ def test_show_link_up_with_a_real_peer(start_agent, tmp_path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)  # let it subscribe before the link comes up
+    # let it subscribe before the link comes up (its start-up takes seconds on a loaded host)
+    ag.wait_log("subscribed to NETCONF", timeout=20)
     peer = Dataplane("peer-app")
     try:
         peer.add_socket(23, sock)
