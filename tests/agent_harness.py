@@ -195,6 +195,18 @@ HELLO11 = (
 HELLO10 = HELLO11.replace(b"<capability>urn:ietf:params:netconf:base:1.1</capability>", b"")
 
 
+def wait_until(cond, timeout: float = 20.0, what: str = "condition", step: float = 0.02):
+    """Polls `cond` until it returns something true, and returns that; fails the test
+    after `timeout` seconds. Waiting for the condition, never a fixed sleep."""
+    end = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(step)
+
+
 def chunk(msg: bytes) -> bytes:
     return b"\n#%d\n%s\n##\n" % (len(msg), msg)
 

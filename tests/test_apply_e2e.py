@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from agent_harness import wait_until as wait
 from lxml import etree
 from ncclient.operations.rpc import RPCError
 from testpmd import TestPmd
@@ -18,14 +19,6 @@ NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 P = {"m": NS, "if": IF_NS}
 
 
-def wait(cond, timeout: float = 20.0):
-    end = time.time() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        assert time.time() < end, "timed out"
-        time.sleep(0.05)
 
 
 def state(m, sid: int, iid: int) -> dict[str, str]:

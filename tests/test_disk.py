@@ -11,9 +11,9 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 
 import pytest
+from agent_harness import wait_until as wait
 from lxml import etree
 from ncclient.operations.rpc import RPCError
 
@@ -21,14 +21,6 @@ NS = "urn:memif-agent:yang:memif-agent"
 P = {"m": NS}
 
 
-def wait(cond, timeout: float = 20.0):
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
 
 
 def cfg(body: str) -> str:

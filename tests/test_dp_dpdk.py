@@ -7,16 +7,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from agent_harness import wait_until as wait
 from testpmd import TestPmd
 
 from dataplane import Dataplane
-
-
-def wait(cond, timeout: float = 20.0) -> None:
-    end = time.time() + timeout
-    while not cond():
-        assert time.time() < end, "timed out"
-        time.sleep(0.02)
 
 
 def up(dp, sid, iid) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from agent_harness import AgentProcess
+from agent_harness import wait_until as wait
 from hostile_peer import ACK, CONNECTED, DISCONNECT, HELLO, HostileClient, HostileServer, msg
 
 from dataplane import Dataplane
@@ -46,14 +47,6 @@ class Rig:
     bystander: Dataplane
 
 
-def wait(cond, timeout: float = 10.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def _leaves(el) -> dict[str, str]:

@@ -14,19 +14,10 @@ import textwrap
 import time
 
 import pytest
+from agent_harness import wait_until as wait
 from hostile_peer import ACK, CONNECTED, DISCONNECT, HELLO, RING_HDR, HostileClient, HostileServer
 
 from dataplane import Dataplane
-
-
-def wait(cond, timeout: float = 5.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def _sock_state(dp: Dataplane, sid: int = 1) -> dict:

@@ -6,15 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from agent_harness import wait_until as wait
 
 from dataplane import Dataplane, MemifError
-
-
-def wait(cond, timeout: float = 5.0) -> None:
-    end = time.time() + timeout
-    while not cond():
-        assert time.time() < end, "timed out"
-        time.sleep(0.01)
 
 
 def up(dp: Dataplane, sid: int, iid: int) -> bool:

@@ -3,18 +3,10 @@ copied out of the ring, chains included, and counted as received, not dropped.""
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from agent_harness import wait_until as wait
 
 from dataplane import Dataplane, MemifError
-
-
-def wait(cond, timeout: float = 5.0) -> None:
-    end = time.time() + timeout
-    while not cond():
-        assert time.time() < end, "timed out"
-        time.sleep(0.01)
 
 
 def test_rx_copy_counts_every_frame_and_byte(tmp_path) -> None:

@@ -15,6 +15,7 @@ import textwrap
 import time
 
 import pytest
+from agent_harness import wait_until as wait
 from lxml import etree
 from ncclient.operations.rpc import RPCError
 
@@ -180,14 +181,6 @@ def test_hostile_dataplane_process_is_given_up(tmp_path, kind: str) -> None:
 # -- end to end --------------------------------------------------------------------------------
 
 
-def wait(cond, timeout: float = 20.0):
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.02)
 
 
 def cfg(body: str) -> str:
