@@ -241,6 +241,15 @@ _RELATIVE = re.compile(
 )
 
 
+def _bad_select(message: str) -> RpcError:
+    return RpcError(
+        "invalid-value",
+        message,
+        type="protocol",
+        info=[("bad-attribute", "select"), ("bad-element", "filter")],
+    )
+
+
 def _from_root(select: str) -> str | None:
     """`select` as evaluated with the datastore root as context node (RFC 6241
     §8.9.1), or None when it selects the root itself (the whole datastore).
@@ -282,24 +291,14 @@ def xpath(
     try:
         tokens = xpath_expr.tokenize(rooted)
     except ValueError as e:
-        raise RpcError(
-            "invalid-value",
-            f"invalid XPath expression {select!r}: {e}",
-            type="protocol",
-            info=[("bad-attribute", "select"), ("bad-element", "filter")],
-        ) from None
+        raise _bad_select(f"invalid XPath expression {select!r}: {e}") from None
     expr, nsmap = xpath_expr.qualify(
         rooted, tokens, declared, PATH_PREFIXES, xpath_expr.node_names(index)
     )
     try:
         compiled = etree.XPath(expr, namespaces=nsmap)
     except etree.XPathError as e:
-        raise RpcError(
-            "invalid-value",
-            f"invalid XPath expression {select!r}: {e}",
-            type="protocol",
-            info=[("bad-attribute", "select"), ("bad-element", "filter")],
-        ) from None
+        raise _bad_select(f"invalid XPath expression {select!r}: {e}") from None
     _check_cost(select, tokens, data, index)
     out = new_element(tag)
     copies: dict[etree._Element, etree._Element] = {}  # held: see _select
@@ -311,12 +310,7 @@ def xpath(
         try:
             found = compiled(doc)
         except etree.XPathError as e:
-            raise RpcError(
-                "invalid-value",
-                f"cannot evaluate XPath expression {select!r}: {e}",
-                type="protocol",
-                info=[("bad-attribute", "select"), ("bad-element", "filter")],
-            ) from None
+            raise _bad_select(f"cannot evaluate XPath expression {select!r}: {e}") from None
         if not isinstance(found, list):
             continue  # a number, string or boolean selects no nodes
         for node in found:
