@@ -15,6 +15,7 @@ the same address.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -193,6 +194,24 @@ HELLO11 = (
     b"</capabilities></hello>]]>]]>"
 )
 HELLO10 = HELLO11.replace(b"<capability>urn:ietf:params:netconf:base:1.1</capability>", b"")
+
+
+@contextlib.contextmanager
+def small_tmpfs(path: Path, size: str):
+    """A tmpfs of `size` mounted at `path` (created) for the block: a disk that fills
+    up for real. Skips the test where mounting is not allowed."""
+    path.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 def wait_until(cond, timeout: float = 20.0, what: str = "condition", step: float = 0.02):

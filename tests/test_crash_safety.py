@@ -5,11 +5,11 @@ a full disk or an unwritable datastore file fails the commit and changes nothing
 from __future__ import annotations
 
 import random
-import subprocess
 import threading
 import time
 
 import pytest
+from agent_harness import small_tmpfs
 from ncclient.operations.rpc import RPCError
 
 NS = "urn:memif-agent:yang:memif-agent"
@@ -123,16 +123,7 @@ def test_unwritable_rollback_fails_confirmed_commit(start_agent, tmp_path) -> No
 
 
 def test_full_disk_fails_commit(start_agent, tmp_path) -> None:
-    state = tmp_path / "small"
-    state.mkdir()
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(state)],
-        capture_output=True,
-        text=True,
-    )
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small", "96k") as state:
         ag = start_agent(tmp_path / "a", "--no-dataplane", "--state-dir", str(state))
         m = ag.connect()
         m.edit_config(target="running", config=config(1))
@@ -155,5 +146,3 @@ def test_full_disk_fails_commit(start_agent, tmp_path) -> None:
         assert (state / "running.xml").read_bytes() == before
         assert running_ids(m) == [1]
         ag.stop()
-    finally:
-        subprocess.run(["umount", "-l", str(state)], capture_output=True)

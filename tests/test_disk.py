@@ -10,9 +10,9 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 
 import pytest
+from agent_harness import small_tmpfs
 from agent_harness import wait_until as wait
 from lxml import etree
 from ncclient.operations.rpc import RPCError
@@ -104,16 +104,7 @@ def test_unwritable_mac_store_fails_the_commit_before_the_dataplane(start_agent,
 
 
 def test_full_state_dir_fails_the_commit_and_it_succeeds_once_space_returns(start_agent, tmp_path):
-    state = tmp_path / "small"
-    state.mkdir()
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(state)],
-        capture_output=True,
-        text=True,
-    )
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small", "128k") as state:
         ag = start_agent(tmp_path / "a", "--state-dir", str(state))
         m = ag.connect()
         s1 = str(tmp_path / "f1.sock")
@@ -151,8 +142,6 @@ def test_full_state_dir_fails_the_commit_and_it_succeeds_once_space_returns(star
         wait(lambda: len(live(m)) == 59)
         assert all(os.path.exists(tmp_path / f"f{i}.sock") for i in range(2, 60))
         ag.stop()
-    finally:
-        subprocess.run(["umount", "-l", str(state)], capture_output=True)
 
 
 def test_stale_sockets_of_a_killed_agent_are_removed_at_start(start_agent, tmp_path):
