@@ -15,7 +15,7 @@
 
 static void hex(const ctrl_msg_t *m) {
     uint8_t b[MEMIF_MSG_SIZE];
-    ctrl_encode(m, b);
+    wire_build_msg(m, b);
     for (int k = 0; k < MEMIF_MSG_SIZE; k++) printf("%02x", b[k]);
 }
 
@@ -29,7 +29,7 @@ static int read_msg(ctrl_msg_t *m, int *has_fd, int *decoded) {
         b[k] = (uint8_t)v;
     }
     *has_fd = atoi(line + 2 * MEMIF_MSG_SIZE);
-    *decoded = ctrl_decode(b, sizeof(b), m) == 0;
+    *decoded = wire_parse_msg(b, sizeof(b), m) == 0;
     return 1;
 }
 

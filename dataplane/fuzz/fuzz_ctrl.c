@@ -12,11 +12,11 @@
 
 static void fuzz_ctrl(const uint8_t *data, size_t size) {
     ctrl_msg_t m;
-    if (ctrl_decode(data, size, &m) == 0) {
+    if (wire_parse_msg(data, size, &m) == 0) {
         uint8_t out[MEMIF_MSG_SIZE];
-        ctrl_encode(&m, out);
+        wire_build_msg(&m, out);
         ctrl_msg_t again;
-        if (ctrl_decode(out, sizeof(out), &again) != 0) abort(); /* encode must round-trip */
+        if (wire_parse_msg(out, sizeof(out), &again) != 0) abort(); /* encode must round-trip */
     }
 }
 
@@ -32,7 +32,7 @@ static void fuzz_handshake(const uint8_t *data, size_t size) {
     int server_done = 0, client_done = 0;
     for (; size >= 1 + MEMIF_MSG_SIZE; data += 1 + MEMIF_MSG_SIZE, size -= 1 + MEMIF_MSG_SIZE) {
         ctrl_msg_t m;
-        if (ctrl_decode(data + 1, MEMIF_MSG_SIZE, &m) != 0) continue;
+        if (wire_parse_msg(data + 1, MEMIF_MSG_SIZE, &m) != 0) continue;
         const char *why;
         if (!server_done && hs_server_msg(&s, &m, data[0] & 1, &why) == HS_FAIL) {
             if (!why) abort(); /* every refusal has a reason */

@@ -25,7 +25,7 @@ static void wrstr(uint8_t *dst, const char *src, size_t n) {
     memcpy(dst, src, len);
 }
 
-int ctrl_decode(const uint8_t *b, size_t len, ctrl_msg_t *m) {
+int wire_parse_msg(const uint8_t *b, size_t len, ctrl_msg_t *m) {
     if (len != MEMIF_MSG_SIZE) return -1;
     memset(m, 0, sizeof(*m));
     m->type = rd16(b);
@@ -73,7 +73,7 @@ int ctrl_decode(const uint8_t *b, size_t len, ctrl_msg_t *m) {
     }
 }
 
-void ctrl_encode(const ctrl_msg_t *m, uint8_t b[MEMIF_MSG_SIZE]) {
+void wire_build_msg(const ctrl_msg_t *m, uint8_t b[MEMIF_MSG_SIZE]) {
     memset(b, 0, MEMIF_MSG_SIZE);
     wr16(b, m->type);
     switch (m->type) {

@@ -1,4 +1,4 @@
-/* Control messages: decode/encode of the 128-byte datagrams. Pure functions:
+/* Control messages: parse/build of the 128-byte datagrams. Pure functions:
  * no syscalls, so they are fuzzed and tested with byte vectors. */
 #ifndef MEMIF_CTRL_H
 #define MEMIF_CTRL_H
@@ -45,9 +45,9 @@ typedef struct {
 
 /* Returns 0, or -1 when `len` is not 128 or the type is unknown. Strings come
  * out NUL-terminated whatever the sender put in their fields. */
-int ctrl_decode(const uint8_t *buf, size_t len, ctrl_msg_t *out);
+int wire_parse_msg(const uint8_t *buf, size_t len, ctrl_msg_t *out);
 /* Writes exactly MEMIF_MSG_SIZE bytes (padding zeroed). */
-void ctrl_encode(const ctrl_msg_t *m, uint8_t out[MEMIF_MSG_SIZE]);
+void wire_build_msg(const ctrl_msg_t *m, uint8_t out[MEMIF_MSG_SIZE]);
 /* Name of a message type, for logs and reasons. */
 const char *ctrl_type_name(uint16_t type);
 

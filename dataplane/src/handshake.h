@@ -1,7 +1,7 @@
 /* The memif control-channel handshake (shared/memif-protocol.md §3) as two pure
  * state machines, one per role: decoded messages in, decisions out. No syscalls
- * and no shared memory: dp.c maps regions, creates memfds and eventfds and sends
- * what these decide, and tests drive them with byte vectors
+ * and no shared memory: handshake_io.c maps regions, creates memfds and eventfds
+ * and sends what these decide, and tests drive them with byte vectors
  * (tests/test_dp_handshake.py through dataplane/fuzz/hs_driver.c). */
 #ifndef MEMIF_HANDSHAKE_H
 #define MEMIF_HANDSHAKE_H

@@ -598,7 +598,7 @@ static PyObject *codec_decode(PyObject *mod, PyObject *args) {
     Py_buffer b;
     if (!PyArg_ParseTuple(args, "y*", &b)) return NULL;
     ctrl_msg_t m;
-    int r = ctrl_decode(b.buf, (size_t)b.len, &m);
+    int r = wire_parse_msg(b.buf, (size_t)b.len, &m);
     PyBuffer_Release(&b);
     if (r) return fail("not a memif control message");
     PyObject *d = PyDict_New();
