@@ -88,7 +88,15 @@ def brief(m: dict[str, list[dict[str, Any]]]) -> str:
 def detail(m: dict[str, list[dict[str, Any]]]) -> str:
     lines = _socket_table(m["sockets"])
     for s in m["sockets"]:
-        refused = s.get("state", {}).get("last-refusal")
+        st = s.get("state", {})
+        if "pending-connections" in st or "dropped-connections" in st:
+            # A socket being squatted or flooded shows here before any link suffers.
+            pending = st.get("pending-connections", "0")
+            dropped = st.get("dropped-connections", "0")
+            lines.append(
+                f"Socket {s.get('id', '')} connections: pending {pending} dropped {dropped}"
+            )
+        refused = st.get("last-refusal")
         if refused:
             lines.append(f"Socket {s.get('id', '')} last refused: {refused}")
     for i in m["interfaces"]:
@@ -104,6 +112,7 @@ def detail(m: dict[str, list[dict[str, Any]]]) -> str:
             f"    Remote disconnect reason: {st.get('remote-disconnect-reason', '')}",
             f"    Queues: rx {st.get('rx-queues', '')} tx {st.get('tx-queues', '')}"
             f"  Regions: {st.get('regions', '')}",
+            f"    Ring overruns: {st.get('counters', {}).get('ring-overruns', '0')}",
         ]
         for q in st.get("queues", []):
             lines.append(
@@ -124,6 +133,7 @@ COUNTER_COLUMNS = (
     "tx-drops",
     "bad-descriptors",
     "no-free-slots",
+    "ring-overruns",
 )
 
 
