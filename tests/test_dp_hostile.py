@@ -6,11 +6,13 @@ connects afterwards."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import time
 
 import pytest
+from agent_harness import wait_until
 from hostile_peer import ACK, ADD_REGION, CONNECTED, HostileClient, msg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -218,3 +220,39 @@ def test_random_control_messages(server, messages, with_init) -> None:
         c.close()
     time.sleep(0.01)
     assert dp.interface_state(1, 1)["connection-state"] in ("listening", "handshake")
+
+
+def test_interrupt_fds_made_blocking(server) -> None:
+    """The peer shares the open file descriptions of the interrupt eventfds and
+    may clear O_NONBLOCK on them. Kicks we receive are taken edge-triggered and
+    never read, so that changes nothing there; a kick we would write to such a
+    file is not sent (it could block the loop) and the link is dropped."""
+    dp, path = server
+    c = HostileClient(path)
+    c.full_handshake(1)
+    wait_until(lambda: dp.interface_state(1, 1)["link-status"] == "up", what="link up")
+    fcntl.fcntl(c.s2m_efd, fcntl.F_SETFL, 0)  # the eventfd the peer kicks us on
+    frame = b"K" * 60
+    for k in range(3):
+        c.region[c.buf_off + k * c.bsize : c.buf_off + k * c.bsize + 60] = frame
+        c.put_s2m([(0, 0, 60, c.buf_off + k * c.bsize)])
+        os.eventfd_write(c.s2m_efd, 1)
+        wait_until(
+            lambda k=k: dp.interface_state(1, 1)["counters"]["interrupts"] > k,
+            what=f"interrupt {k + 1} taken",
+        )
+        data, lens = dp.rx_burst(1, 1, 0, 256)
+        assert lens == [60] and data == frame
+    st = dp.interface_state(1, 1)
+    assert st["link-status"] == "up" and st["local-disconnect-reason"] == ""
+    # Our transmit: the peer posts its M2S buffers, leaves interrupts on and
+    # makes the eventfd we would kick blocking.
+    struct.pack_into("<H", c.region, c.ring_bytes + 6, c.n)
+    fcntl.fcntl(c.m2s_efd, fcntl.F_SETFL, 0)
+    t = time.monotonic()
+    dp.tx_burst(1, 1, 0, frame, [60])
+    assert time.monotonic() - t < 0.5
+    assert c.expect_disconnect() == "interrupt fd made blocking"
+    assert dp.interface_state(1, 1)["local-disconnect-reason"] == "interrupt fd made blocking"
+    c.close()
+    still_serves(dp, path)

@@ -11,7 +11,8 @@
 
 /* ---- loop.c ---- */
 double dp_now(void); /* CLOCK_MONOTONIC seconds */
-int dp_ep_add(dp_t *dp, int fd, evtag_t *tag);
+int dp_ep_add(dp_t *dp, int fd, evtag_t *tag); /* EPOLLIN, level-triggered */
+int dp_ep_add_events(dp_t *dp, int fd, uint32_t events, evtag_t *tag);
 void dp_ep_del(dp_t *dp, int fd);
 /* An event for Python (DP_EV_LINK or DP_EV_LOG) about interface i. */
 void dp_push(dp_t *dp, itf_t *i, int kind, int up, const char *text);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -91,7 +92,7 @@ void itf_link_up(dp_t *dp, itf_t *i) {
     queue_t *rx = itf_rxq(i, &nrx);
     for (int k = 0; k < nrx; k++) {
         i->rx_ev[k] = (evtag_t){.type = EV_RXQ, .obj = i, .q = k};
-        dp_ep_add(dp, rx[k].efd, &i->rx_ev[k]);
+        dp_ep_add_events(dp, rx[k].efd, EPOLLIN | EPOLLET, &i->rx_ev[k]);
     }
     i->state = ST_CONNECTED;
     i->overrun_logged = 0;

@@ -53,8 +53,9 @@ void ring_post_all(ring_ctx_t *c, queue_t *q);
 /* Signal the peer unless it masked interrupts on this ring. */
 void ring_kick(queue_t *q);
 /* The eventfd is still non-blocking. The peer shares its file description and
- * can clear O_NONBLOCK at any time; a blocking read or write would stall the
- * loop (with its lock held), so every kick checks first. */
+ * can clear O_NONBLOCK at any time; a blocking write would stall the loop
+ * (with its lock held), so every kick checks first. (Interrupts we receive are
+ * never read: the loop takes them edge-triggered.) */
 int ring_efd_nonblocking(queue_t *q);
 
 #endif
