@@ -1,4 +1,4 @@
-/* The memif control-channel handshake (shared/memif-protocol.md §3) as two pure
+/* The memif control-channel handshake (docs/dataplane.md, Behaviour) as two pure
  * state machines, one per role: decoded messages in, decisions out. No syscalls
  * and no shared memory: handshake_io.c maps regions, creates memfds and eventfds
  * and sends what these decide, and tests drive them with byte vectors

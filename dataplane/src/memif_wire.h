@@ -1,4 +1,4 @@
-/* memif 2.0 wire format (see shared/memif-protocol.md): constants, the 128-byte
+/* memif 2.0 wire format (the layout libmemif's memif.h defines): constants, the 128-byte
  * control message, ring and descriptor layouts. Layouts only, no logic. */
 #ifndef MEMIF_WIRE_H
 #define MEMIF_WIRE_H

@@ -1,6 +1,6 @@
 /* The memif data path on one ring: bursts in and out for either role, with
- * head/tail ownership and ordering per shared/memif-protocol.md §4. No locks
- * and no syscalls but the eventfd kick; the caller serializes access. */
+ * head/tail ownership and ordering of memif 2.0 (docs/dataplane.md, Data path).
+ * No locks and no syscalls but the eventfd kick; the caller serializes access. */
 #ifndef MEMIF_RING_H
 #define MEMIF_RING_H
 
