@@ -375,13 +375,13 @@ def rows(res: dict[str, dict[str, list]], agent_only: bool) -> tuple[tuple[str, 
     # CPU per small get-config: where one session's round trip goes.
     for key, label in (("get_1", "1 session"), ("get_10", "10 sessions")):
         cells = []
-        for who in (a, n, e):
+        for who, tag in ((a, ""), (n, ""), (e, "echo server: ")):
             cpu = who.get(key + "_cpu") if who is not None else None
             if not cpu or not cpu["server"]:
                 cells.append("—")
                 continue
             cells.append(
-                f"{statistics.median(cpu['server']) * 1e6:.0f} µs server, "
+                f"{tag}{statistics.median(cpu['server']) * 1e6:.0f} µs server, "
                 f"{statistics.median(cpu['client']) * 1e6:.0f} µs client"
             )
         table.append((f"CPU per small get-config, {label} (median)", cells[0], cells[1], cells[2]))
