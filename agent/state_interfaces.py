@@ -11,7 +11,7 @@ import time
 
 from lxml import etree
 
-from agent.state_memif import text_markup
+from agent.state_memif import state_parser, text_markup
 
 IF_NS = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
 IANA_NS = "urn:ietf:params:xml:ns:yang:iana-if-type"
@@ -26,7 +26,6 @@ _STATISTICS = (
     ("out-unicast-pkts", "tx-packets"),
     ("out-discards", "tx-drops"),
 )
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
 def interfaces_state_text(state: dict) -> str:
@@ -58,4 +57,4 @@ def interfaces_state_text(state: dict) -> str:
 
 
 def interfaces_state(state: dict) -> etree._Element:
-    return etree.fromstring(interfaces_state_text(state), _PARSER)
+    return etree.fromstring(interfaces_state_text(state), state_parser())

@@ -69,9 +69,6 @@ COUNTERS = (
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _MARKUP = re.compile(r"[&<>]")
 _ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-# The text is ours and escaped, but parsed as if it were not: no entities, no
-# network, and no libxml2 size limit a long state document could trip.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
 def xml_text(v: str | bytes) -> str:
@@ -104,6 +101,14 @@ def text_markup(v: Any) -> str:
     if "&" in s or "<" in s or ">" in s:
         s = _MARKUP.sub(lambda m: _ENTITY[m.group()], s)
     return s
+
+
+def state_parser() -> etree.XMLParser:
+    """A parser for state text built here (this module, agent.state_interfaces)."""
+    # The text is ours and escaped, but parsed as if it were not: no entities, no
+    # network, and no libxml2 size limit a long state document could trip. One
+    # per document: an lxml parser must not be shared between threads.
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
 def _tags(names: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
@@ -167,4 +172,4 @@ def memif_state_text(state: dict, socket0: str) -> str:
 def memif_state(state: dict, socket0: str) -> etree._Element:
     """<memif> with an entry, its keys and its <state>, for every socket and
     interface the dataplane reports."""
-    return etree.fromstring(memif_state_text(state, socket0), _PARSER)
+    return etree.fromstring(memif_state_text(state, socket0), state_parser())
