@@ -5,8 +5,8 @@ running configuration by list keys. Socket 0 is not in running, so its entry
 carries its (fixed) filename too.
 
 The state is written as XML text and parsed once: 1,000 interfaces are ~25,000
-leaves, and creating them one lxml element at a time cost ~20x what a parse
-of the same text does.
+leaves, and creating them one lxml element at a time cost 4-6x what writing
+the same text and parsing it does.
 
 Names and reasons come from memif peers. The dataplane already hands them over
 with undecodable bytes and control characters as \\xNN; every text leaf is
