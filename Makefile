@@ -48,6 +48,7 @@ lint: build
 bench: build
 	$(PY) tools/bench/netconf.py --markdown
 	$(PY) tools/bench/apply.py --markdown
+	$(PY) tools/bench/state.py --markdown
 	$(PY) tools/bench/dataplane.py --markdown
 
 # libFuzzer + ASan/UBSan on the control-message codec and the ring receive path.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from agent.schema_index import LEAFLIST, LIST, SNodeInfo
+from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
 
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NC = f"{{{NC_NS}}}"
@@ -98,27 +98,45 @@ def shallow_with_keys(el: etree._Element, info: SNodeInfo | None) -> etree._Elem
     return new
 
 
-def merge_into(target: etree._Element, src: etree._Element, index: dict[str, SNodeInfo]) -> None:
+def merge_into(
+    target: etree._Element,
+    src: etree._Element,
+    index: dict[str, SNodeInfo],
+    skip: tuple[str, ...] = (),
+) -> None:
     """Merge src's children into target by schema identity (list keys); used to
-    join state data from providers with configuration for <get>."""
+    join state data from providers with configuration for <get>. `skip`: tags
+    of src's children to leave out (a matched entry's keys, equal by the match)."""
     # Per list: one pass over target's entries, not one per state entry (1,000
     # interfaces of state would otherwise cost 10^6 key reads).
     lists: dict[str, dict] = {}
     for child in elements(src):
-        info = index.get(child.tag)
-        if info is not None and info.kind == LIST:
-            entries = lists.get(child.tag)
+        tag = child.tag
+        if tag in skip:
+            continue
+        info = index.get(tag)
+        if info is None:
+            match = next(target.iterchildren(tag), None)
+        elif info.kind == LIST:
+            entries = lists.get(tag)
             if entries is None:
-                entries = lists[child.tag] = entries_by_key(target, info)
+                entries = lists[tag] = entries_by_key(target, info)
             keys = key_values(child, info)
             match = entries.get(keys)
             if match is None:
                 entries[keys] = child
-        else:
+            else:
+                merge_into(match, child, info.children, info.keys)
+                continue
+        elif info.kind == LEAFLIST:
             match = find_match(target, child, info)
+        else:
+            # A container or leaf: iterchildren filters in C, find() would go
+            # through ElementPath.
+            match = next(target.iterchildren(tag), None)
         if match is None:
             target.append(child)
-        elif info is None or info.kind not in ("leaf", LEAFLIST):
+        elif info is None or info.kind not in (LEAF, LEAFLIST):
             merge_into(match, child, info.children if info else {})
         else:
             match.text = child.text

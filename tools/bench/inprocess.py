@@ -1,7 +1,12 @@
 """The agent's own CPU time for the NETCONF benchmark's rows, in-process (no
 SSH, no client), optionally under cProfile: where the time goes.
 
-    .venv/bin/python tools/bench/inprocess.py [--profile bulk|small|get] [--runs 5]
+    .venv/bin/python tools/bench/inprocess.py [--profile bulk|small] [--runs 5]
+    .venv/bin/python tools/bench/inprocess.py --rpc [--profile rpc]
+
+--rpc: the whole agent (every feature module, no dataplane) taking the small
+get-config of tools/bench/netconf.py as the transport hands it over: framed
+bytes into Session.receive, Server.dispatch, the framed reply; CPU per request.
 """
 
 from __future__ import annotations
@@ -99,11 +104,58 @@ async def main_async(args: argparse.Namespace) -> None:
         pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
 
 
+async def rpc_cost(args: argparse.Namespace) -> None:
+    from agent.app import build_server
+    from agent.main import parse_args, prepare_state
+    from tools.bench.netconf import SMALL_GET, edit
+
+    work = Path(tempfile.mkdtemp(prefix="bench-inproc-"))
+    opts = parse_args(["--no-dataplane", "--state-dir", str(work / "state")])
+    prepare_state(opts)
+    server = build_server(opts)
+    await server.startup()
+    session = server.new_session("admin")
+    session.receive(
+        b'<hello xmlns="%s"><capabilities><capability>urn:ietf:params:netconf:base:1.1'
+        b"</capability></capabilities></hello>]]>]]>" % NC_NS.encode()
+    )
+
+    async def rpc(body: bytes, mid: int) -> bytes:
+        msg = b'<rpc xmlns="%s" message-id="%d">%s</rpc>' % (NC_NS.encode(), mid, body)
+        (request,) = session.receive(b"\n#%d\n%s\n##\n" % (len(msg), msg))
+        out = server.dispatch(session, request)
+        return await out if hasattr(out, "__await__") else out
+
+    for i, body in enumerate((edit(interfaces(10, sockets=10)), b"<commit/>")):
+        assert b"rpc-error" not in await rpc(body, i)
+    prof = cProfile.Profile() if args.profile == "rpc" else None
+    n = 2000
+    per = []
+    for _ in range(args.runs):
+        if prof is not None:
+            prof.enable()
+        t = time.process_time()
+        for i in range(n):
+            await rpc(SMALL_GET, i)
+        per.append((time.process_time() - t) / n)
+        if prof is not None:
+            prof.disable()
+    print(
+        f"small get-config in-process: min {min(per) * 1e6:.0f} "
+        f"median {statistics.median(per) * 1e6:.0f} µs CPU per request"
+    )
+    await server.shutdown()
+    if prof is not None:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--profile", choices=("bulk", "small"))
-    asyncio.run(main_async(ap.parse_args()))
+    ap.add_argument("--profile", choices=("bulk", "small", "rpc"))
+    ap.add_argument("--rpc", action="store_true", help="CPU per small get-config, whole agent")
+    args = ap.parse_args()
+    asyncio.run(rpc_cost(args) if args.rpc else main_async(args))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
-from netconfd import HELLO_SETTLE, Netconfd  # noqa: E402
+from netconfd import HELLO_SETTLE, Netconfd, _descendants  # noqa: E402
 
 from tools.bench.nc_raw import RawSession  # noqa: E402
 from tools.bench.processes import start, start_agent  # noqa: E402
@@ -108,22 +108,53 @@ async def load(s: RawSession, config: bytes | None) -> None:
     await call(s, b"<commit/>")
 
 
-async def rates(login: Login, body: bytes, sessions: int, seconds: float, runs: int) -> list[float]:
+async def rates(
+    login: Login,
+    body: bytes,
+    sessions: int,
+    seconds: float,
+    runs: int,
+    cpu: dict[str, list] | None = None,
+) -> list[float]:
     """Request rate of `sessions` sessions each sending one request at a time,
-    `runs` runs of `seconds`."""
+    `runs` runs of `seconds`. With `cpu` (holding "pids": a callable giving the
+    server's processes), the CPU time per request of this client and of those
+    processes is appended to cpu["client"] and cpu["server"] (seconds)."""
     conns = [await RawSession.connect(**login) for _ in range(sessions)]
     out = []
     try:
         await asyncio.gather(*(call(c, body) for c in conns))
         for _ in range(runs):
+            pids = cpu["pids"]() if cpu is not None else []
+            server0, client0 = cpu_seconds(pids), time.process_time()
             stop = time.perf_counter() + seconds
             t = time.perf_counter()
             counts = await asyncio.gather(*(_requests_until(c, body, stop) for c in conns))
             out.append(sum(counts) / (time.perf_counter() - t))
+            if cpu is not None:
+                cpu["client"].append((time.process_time() - client0) / sum(counts))
+                cpu["server"].append((cpu_seconds(pids) - server0) / sum(counts))
     finally:
         for c in conns:
             c.close()
     return out
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes `pids` (those gone count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICK
 
 
 async def _requests_until(s: RawSession, body: bytes, stop: float) -> int:
@@ -135,7 +166,11 @@ async def _requests_until(s: RawSession, body: bytes, stop: float) -> int:
 
 
 async def bench_servers(
-    logins: dict[str, Login], runs: int, seconds: float, cycles: int
+    logins: dict[str, Login],
+    runs: int,
+    seconds: float,
+    cycles: int,
+    pids: dict[str, Callable[[], list[int]]],
 ) -> dict[str, dict[str, list]]:
     """Every row against every server, the servers taking turns within each
     row's repetitions: load from the other helpers on this machine changes by
@@ -170,9 +205,11 @@ async def bench_servers(
     for key, sessions in (("get_1", 1), ("get_10", 10)):
         for name in names:
             r[name][key] = []
+            r[name][key + "_cpu"] = {"pids": pids[name], "client": [], "server": []}
         for _ in range(runs):
             for name, login in logins.items():
-                r[name][key] += await rates(login, SMALL_GET, sessions, seconds, 1)
+                cpu = r[name][key + "_cpu"]
+                r[name][key] += await rates(login, SMALL_GET, sessions, seconds, 1, cpu)
     return r
 
 
@@ -270,14 +307,21 @@ def main() -> None:
             procs += [nc.sshd, nc.netconfd]
             logins["netconfd"] = nc.asyncssh_kwargs(settle=HELLO_SETTLE)
         pin([p.pid for p in procs], 1)
-        results = asyncio.run(bench_servers(logins, args.runs, args.seconds, args.cycles))
+        pids: dict[str, Callable[[], list[int]]] = {"agent": lambda: [agent.pid]}
+        if nc is not None:
+            # sshd forks a child per connection, which runs netconf-subsystem.
+            sshd, ncd = nc.sshd, nc.netconfd
+            pids["netconfd"] = lambda: [sshd.pid, ncd.pid, *_descendants(sshd.pid)]
+        results = asyncio.run(bench_servers(logins, args.runs, args.seconds, args.cycles, pids))
         results["watch"] = asyncio.run(bench_watched(logins["agent"], args.cycles))
         if not args.agent_only:
             results["echo"] = {}
             for key, sessions in (("get_1", 1), ("get_10", 10)):
+                cpu = {"pids": lambda: [echo.pid], "client": [], "server": []}
                 results["echo"][key] = asyncio.run(
-                    rates(echo_login, SMALL_GET, sessions, args.seconds, args.runs)
+                    rates(echo_login, SMALL_GET, sessions, args.seconds, args.runs, cpu)
                 )
+                results["echo"][key + "_cpu"] = cpu
     finally:
         if nc is not None:
             nc.stop()
@@ -328,6 +372,19 @@ def rows(res: dict[str, dict[str, list]], agent_only: bool) -> tuple[tuple[str, 
                     f"{statistics.median(a[key]) / statistics.median(e[key]):.2f}x",
                 )
             )
+    # CPU per small get-config: where one session's round trip goes.
+    for key, label in (("get_1", "1 session"), ("get_10", "10 sessions")):
+        cells = []
+        for who, tag in ((a, ""), (n, ""), (e, "echo server: ")):
+            cpu = who.get(key + "_cpu") if who is not None else None
+            if not cpu or not cpu["server"]:
+                cells.append("—")
+                continue
+            cells.append(
+                f"{tag}{statistics.median(cpu['server']) * 1e6:.0f} µs server, "
+                f"{statistics.median(cpu['client']) * 1e6:.0f} µs client"
+            )
+        table.append((f"CPU per small get-config, {label} (median)", cells[0], cells[1], cells[2]))
     header = ("measure (min / median)", "memif-agent", "netconfd (same run)", "agent advantage")
     return header, table
 
