@@ -120,6 +120,25 @@ def top_level(filt: etree._Element) -> Callable[[str], bool]:
     return lambda tag: any(t.names(tag) for t in tops)
 
 
+def keyed(filt: etree._Element, index: dict[str, SNodeInfo]) -> bool:
+    """Whether subtree filter `filt` selects only list entries it names by all
+    their keys, under containment nodes: with a key index (`subtree`'s `keys`)
+    its cost does not grow with the number of entries."""
+    root = _compile(filt)
+    return bool(root.others) and not root.content and all(_keyed(f, index) for f in root.others)
+
+
+def _keyed(f: _FNode, schema: dict[str, SNodeInfo]) -> bool:
+    info = schema.get(f.tag) if f.tag is not None else None
+    if info is None:
+        return False
+    if info.kind == LIST:
+        return f.key(info) is not None
+    if f.selection or f.content or not f.others:
+        return False  # all of a container, or a content match scanning its children
+    return all(_keyed(c, info.children) for c in f.others)
+
+
 def _small(filt: etree._Element) -> bool:
     """Whether the filter's text fits the cache's key size; stops reading at the
     bound, so a 28 MB filter is not serialized just to find it too big."""

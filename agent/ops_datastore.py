@@ -22,6 +22,7 @@ from agent.params import U32_MAX, one_of, rpc_path, uint_param
 from agent.rpc_context import RpcContext
 from agent.schema_index import LIST
 from agent.tree_diff import path_step, step_keys
+from agent.worker import Worker
 from agent.xmltree import NC, NC_NS, elements, merge_into, text_of
 
 log = logging.getLogger(__name__)
@@ -211,12 +212,27 @@ async def with_state(ctx: RpcContext, subtree: etree._Element | None = None) -> 
     With the subtree filter about to be applied, providers of top-level nodes it
     cannot select are not asked."""
     ds = ctx.server.datastores
-    tree = deepcopy(ds.running)
+    return _merged(ds, ds.running, await _state(ctx, subtree))
+
+
+async def _state(ctx: RpcContext, subtree: etree._Element | None) -> etree._Element:
+    """The state providers' top-level nodes (those `subtree` may select) in a wrapper."""
     wanted = filters.top_level(subtree) if subtree is not None else None
     state = etree.Element("w")
     state.extend(await ctx.server.collect_state(wanted))
+    return state
+
+
+def _merged(ds: Datastores, running: etree._Element, state: etree._Element) -> etree._Element:
+    tree = deepcopy(running)
     merge_into(tree, state, ds.index)
     return tree
+
+
+def _serialized(fn, *args) -> bytes:
+    """fn(*args)'s reply element as bytes: built and serialised in one go (in the
+    request worker for big replies, so the loop does neither)."""
+    return etree.tostring(fn(*args), with_tail=False)
 
 
 # -- handlers -------------------------------------------------------------------------------------
@@ -248,21 +264,64 @@ def visible(ctx: RpcContext, tree: etree._Element, owned: bool = False) -> etree
     return tree
 
 
-def get_config(ctx: RpcContext, op: etree._Element) -> etree._Element:
+def readable_known(ctx: RpcContext, tree: etree._Element) -> bool:
+    """Whether `visible(ctx, tree)` of a datastore tree costs nothing (no NACM,
+    an exempt user, or the user's readable copy of it is kept already)."""
+    nacm = getattr(ctx.server, "nacm", None)
+    return nacm is None or nacm.exempt(ctx.username) or nacm.has_readable_copy(ctx.username, tree)
+
+
+def get_config(ctx: RpcContext, op: etree._Element):
     ds = _ds(ctx)
     name = _datastore_name(op, "source", ("running", "candidate", "startup"))
-    tree = visible(ctx, ds.tree(name))
+    source = ds.tree(name)
+    worker = ds.worker_for(source)
+    if worker is not None:
+        # A big datastore: built off the loop, unless the filter names list
+        # entries by their keys (found through the key index, whatever the size).
+        filt = _param(op, "filter")
+        keyed = (
+            filt is not None
+            and filt.get("type", "subtree") == "subtree"
+            and defaults.mode_of(op) not in defaults.REPORT_ALL
+            and filters.keyed(filt, ds.index)
+        )
+        if not keyed or not readable_known(ctx, source):
+            return worker.run(_serialized, _config_data, ctx, ds, source, op)
+    return _config_data(ctx, ds, source, op)
+
+
+def _config_data(
+    ctx: RpcContext, ds: Datastores, source: etree._Element, op: etree._Element
+) -> etree._Element:
+    tree = visible(ctx, source)
     # Datastore trees (and readable copies of them) are never changed in place:
     # their key index stays valid.
     return readable(ctx, _filtered_data(ds, tree, op, ds.keys))
 
 
-async def get(ctx: RpcContext, op: etree._Element) -> etree._Element:
+async def get(ctx: RpcContext, op: etree._Element):
     filt = _param(op, "filter")
     subtree = filt if filt is not None and filt.get("type", "subtree") == "subtree" else None
-    tree = visible(ctx, await with_state(ctx, subtree), owned=True)
+    ds = _ds(ctx)
+    running = ds.running  # never changed in place: a snapshot
+    state = await _state(ctx, subtree)
+    worker = ds.worker_for(running, state)
+    if worker is not None:
+        return await worker.run(_serialized, _get_data, ctx, ds, running, state, op)
+    return _get_data(ctx, ds, running, state, op)
+
+
+def _get_data(
+    ctx: RpcContext,
+    ds: Datastores,
+    running: etree._Element,
+    state: etree._Element,
+    op: etree._Element,
+) -> etree._Element:
+    tree = visible(ctx, _merged(ds, running, state), owned=True)
     # readable() again: with-defaults may add defaults under what was removed.
-    return readable(ctx, _filtered_data(_ds(ctx), tree, op))
+    return readable(ctx, _filtered_data(ds, tree, op))
 
 
 async def edit_config(ctx: RpcContext, op: etree._Element) -> None:
@@ -380,7 +439,9 @@ HANDLERS = {
 
 def register(server: Any) -> None:
     state_dir = Path(server.options.state_dir)
-    ds = Datastores(server, state_dir)
+    worker = Worker()
+    server.add_shutdown_hook(worker.close)
+    ds = Datastores(server, state_dir, worker)
     ds.lock_info = ds.locks.lock_info  # RFC 6022 monitoring reads locks through this
     server.datastores = ds
     for uri in CAPABILITIES:
