@@ -260,7 +260,7 @@ _RELATIVE = re.compile(
 )
 
 
-def _bad_select(message: str) -> RpcError:
+def bad_select(message: str) -> RpcError:
     return RpcError(
         "invalid-value",
         message,
@@ -310,14 +310,14 @@ def xpath(
     try:
         tokens = xpath_expr.tokenize(rooted)
     except ValueError as e:
-        raise _bad_select(f"invalid XPath expression {select!r}: {e}") from None
+        raise bad_select(f"invalid XPath expression {select!r}: {e}") from None
     expr, nsmap = xpath_expr.qualify(
         rooted, tokens, declared, PATH_PREFIXES, xpath_expr.node_names(index)
     )
     try:
         compiled = etree.XPath(expr, namespaces=nsmap)
     except etree.XPathError as e:
-        raise _bad_select(f"invalid XPath expression {select!r}: {e}") from None
+        raise bad_select(f"invalid XPath expression {select!r}: {e}") from None
     _check_cost(select, tokens, data, index)
     out = new_element(tag)
     copies: dict[etree._Element, etree._Element] = {}  # held: see _select
@@ -329,7 +329,7 @@ def xpath(
         try:
             found = compiled(doc)
         except etree.XPathError as e:
-            raise _bad_select(f"cannot evaluate XPath expression {select!r}: {e}") from None
+            raise bad_select(f"cannot evaluate XPath expression {select!r}: {e}") from None
         if not isinstance(found, list):
             continue  # a number, string or boolean selects no nodes
         for node in found:
