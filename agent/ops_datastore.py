@@ -130,6 +130,21 @@ def _source_tree(ds: Datastores, op: etree._Element, allowed: tuple[str, ...]) -
     return tree
 
 
+def _inline_config(op: etree._Element) -> etree._Element | None:
+    source = _param(op, "source")
+    kids = elements(source) if source is not None else []
+    return kids[0] if kids and etree.QName(kids[0]).localname == "config" else None
+
+
+async def _source(ds: Datastores, op: etree._Element, allowed: tuple[str, ...]) -> etree._Element:
+    """_source_tree, built in the worker for a big inline <config> (the edit
+    engine reads it whole)."""
+    worker = ds.worker_for(_inline_config(op))
+    if worker is None:
+        return _source_tree(ds, op, allowed)
+    return await worker.run(_source_tree, ds, op, allowed)
+
+
 def _refuse_duplicates(
     parent: etree._Element, schema: dict, prefixes: dict[str, str], path: str
 ) -> None:
@@ -356,7 +371,7 @@ async def copy_config(ctx: RpcContext, op: etree._Element) -> None:
             raise RpcError(
                 "invalid-value", "copy-config source and target are the same", type="protocol"
             )
-    source = _source_tree(ds, op, ("running", "candidate", "startup"))
+    source = await _source(ds, op, ("running", "candidate", "startup"))
     await ds.copy(source, target, ctx.session_id)
 
 
@@ -378,9 +393,22 @@ def unlock(ctx: RpcContext, op: etree._Element) -> None:
     ds.locks.unlock(target, ctx.session_id)
 
 
-def validate(ctx: RpcContext, op: etree._Element) -> None:
+def validate(ctx: RpcContext, op: etree._Element):
     ds = _ds(ctx)
-    ds.validate(_source_tree(ds, op, ("running", "candidate", "startup")))
+    allowed = ("running", "candidate", "startup")
+    inline = _inline_config(op)
+    # A datastore source costs nothing to name; an inline one is built first.
+    tree = _source_tree(ds, op, allowed) if inline is None else None
+    worker = ds.worker_for(tree if inline is None else inline)
+    if worker is None:
+        ds.validate(tree if tree is not None else _source_tree(ds, op, allowed))
+        return None
+
+    async def validated() -> None:
+        source = tree if tree is not None else await _source(ds, op, allowed)
+        await worker.run(ds.validate, source)
+
+    return validated()
 
 
 async def commit(ctx: RpcContext, op: etree._Element) -> None:
@@ -414,12 +442,26 @@ async def cancel_commit(ctx: RpcContext, op: etree._Element) -> None:
     await _ds(ctx).cancel_commit(ctx.session_id, text_of(pid) if pid is not None else None)
 
 
-def discard_changes(ctx: RpcContext, op: etree._Element) -> None:
+def discard_changes(ctx: RpcContext, op: etree._Element):
     ds = _ds(ctx)
     ds.locks.require_writable("candidate", ctx.session_id)
     # Discarding undoes other sessions' edits too: a change like any other.
-    ds.check_write(ctx.session_id, ds.candidate, ds.running)
-    ds.discard()
+    candidate, running = ds.candidate, ds.running
+    worker = ds.worker_for(candidate, running) if candidate is not running else None
+    if worker is None:
+        ds.check_write(ctx.session_id, candidate, running)
+        ds.discard()
+        return None
+
+    async def discarded() -> None:
+        await worker.run(ds.check_write, ctx.session_id, candidate, running)
+        ds.locks.require_writable("candidate", ctx.session_id)
+        if ds.candidate is not candidate or ds.running is not running:
+            # changed meanwhile: decided again, here, on what is discarded now
+            ds.check_write(ctx.session_id, ds.candidate, ds.running)
+        ds.discard()
+
+    return discarded()
 
 
 HANDLERS = {

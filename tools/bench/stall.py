@@ -7,8 +7,9 @@ message and the agent's peak RSS is read.
 Two kinds of worst request: hostile ones, which the agent refuses cheaply
 (nested XPath, 40,000 attributes, 7,000,000 elements) or parses off the loop (a
 28 MB message); and big legitimate ones, which it must serve: a 10,000-entry
-edit-config of running, a <get> of those 10,000 interfaces, and a 10,000-entry
-edit of the candidate by a user whose NACM rules are checked node by node.
+edit-config of running, a <get> of those 10,000 interfaces, a 10,000-entry
+edit of the candidate by a user whose NACM rules are checked node by node, and
+a copy-config of a 10,000-entry configuration to the candidate.
 Each legitimate kind is measured on its own (one row each).
 
     .venv/bin/python tools/bench/stall.py [--seconds 10] [--runs 3] [--markdown]
@@ -46,6 +47,7 @@ LEGIT_KINDS = (
     "10,000-entry edit-config",
     "<get> of 10,000 interfaces",
     "restricted 10,000-entry edit",
+    "10,000-entry copy-config",
 )
 ENTRIES = 10_000
 # The restricted user: may create and update interfaces (NACM rules checked on
@@ -117,7 +119,12 @@ def legit_request(kind: str, round_: int) -> tuple[bool, bytes]:
         return False, _edit(b"running", interfaces(ENTRIES, enabled))
     if kind == LEGIT_KINDS[1]:
         return False, b"<get/>"
-    return True, _edit(b"candidate", interfaces(ENTRIES, enabled, sockets=0))
+    if kind == LEGIT_KINDS[2]:
+        return True, _edit(b"candidate", interfaces(ENTRIES, enabled, sockets=0))
+    return False, (
+        b"<copy-config><target><candidate/></target><source><config>%s%s</config></source>"
+        b"</copy-config>" % (NACM_RULES, interfaces(ENTRIES, enabled))
+    )
 
 
 def _rpc(body: bytes, mid: int, attrs: bytes = b"") -> bytes:
