@@ -222,29 +222,24 @@ def select_data(
     return defaults.tidy(data, keep=True) if mode == "report-all-tagged" else data
 
 
-async def with_state(ctx: RpcContext, subtree: etree._Element | None = None) -> etree._Element:
-    """running with the state of every provider merged in: what <get> reads.
-    With the subtree filter about to be applied, providers of top-level nodes it
-    cannot select are not asked."""
-    ds = ctx.server.datastores
-    return _merged(ds, ds.running, await _state(ctx, subtree))
-
-
-async def _state(ctx: RpcContext, subtree: etree._Element | None) -> etree._Element:
-    """The state providers' top-level nodes (those `subtree` may select) in a wrapper."""
+async def state_nodes(ctx: RpcContext, subtree: etree._Element | None) -> etree._Element:
+    """The state providers' top-level nodes in a wrapper: what <get> reads besides
+    running (merged_state). With the subtree filter about to be applied,
+    providers of top-level nodes it cannot select are not asked."""
     wanted = filters.top_level(subtree) if subtree is not None else None
     state = etree.Element("w")
     state.extend(await ctx.server.collect_state(wanted))
     return state
 
 
-def _merged(ds: Datastores, running: etree._Element, state: etree._Element) -> etree._Element:
+def merged_state(ds: Datastores, running: etree._Element, state: etree._Element) -> etree._Element:
+    """A copy of `running` with the `state_nodes` merged in."""
     tree = deepcopy(running)
     merge_into(tree, state, ds.index)
     return tree
 
 
-def _serialized(fn, *args) -> bytes:
+def serialized(fn, *args) -> bytes:
     """fn(*args)'s reply element as bytes: built and serialised in one go (in the
     request worker for big replies, so the loop does neither)."""
     return etree.tostring(fn(*args), with_tail=False)
@@ -302,7 +297,7 @@ def get_config(ctx: RpcContext, op: etree._Element):
             and filters.keyed(filt, ds.index)
         )
         if not keyed or not readable_known(ctx, source):
-            return worker.run(_serialized, _config_data, ctx, ds, source, op)
+            return worker.run(serialized, _config_data, ctx, ds, source, op)
     return _config_data(ctx, ds, source, op)
 
 
@@ -320,10 +315,10 @@ async def get(ctx: RpcContext, op: etree._Element):
     subtree = filt if filt is not None and filt.get("type", "subtree") == "subtree" else None
     ds = _ds(ctx)
     running = ds.running  # never changed in place: a snapshot
-    state = await _state(ctx, subtree)
+    state = await state_nodes(ctx, subtree)
     worker = ds.worker_for(running, state)
     if worker is not None:
-        return await worker.run(_serialized, _get_data, ctx, ds, running, state, op)
+        return await worker.run(serialized, _get_data, ctx, ds, running, state, op)
     return _get_data(ctx, ds, running, state, op)
 
 
@@ -334,7 +329,7 @@ def _get_data(
     state: etree._Element,
     op: etree._Element,
 ) -> etree._Element:
-    tree = visible(ctx, _merged(ds, running, state), owned=True)
+    tree = visible(ctx, merged_state(ds, running, state), owned=True)
     # readable() again: with-defaults may add defaults under what was removed.
     return readable(ctx, _filtered_data(ds, tree, op))
 

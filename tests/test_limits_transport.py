@@ -266,6 +266,59 @@ def test_big_change_with_a_subscriber_does_not_stall_other_sessions(start_agent,
     assert p99 < 100, f"p99 {p99:.1f} ms"
 
 
+def test_big_reads_built_off_the_loop_are_whole(start_agent, tmp_path):
+    """get, get-config and NMDA get-data of a 10,000-interface datastore (built in
+    the request worker) answer every entry; a keyed get-config (on the loop) and
+    a restricted user's read (NACM pruning in the worker) stay right."""
+    users = write_users(tmp_path / "users")
+    a = start_agent(tmp_path / "a", "--no-dataplane", "--users", str(users))
+    arun(setup_legit(a.port), timeout=120)
+    nmda = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
+    ds = "urn:ietf:params:xml:ns:yang:ietf-datastores"
+
+    def get_data(store: str) -> bytes:
+        return (
+            f'<get-data xmlns="{nmda}" xmlns:ds="{ds}"><datastore>ds:{store}</datastore></get-data>'
+        ).encode()
+
+    keyed = (
+        f"<get-config><source><running/></source><filter><memif xmlns='{NS}'><interface>"
+        "<socket-id>8</socket-id><id>7</id></interface></memif></filter></get-config>"
+    ).encode()
+
+    async def go():
+        admin = await Raw.open(a.port)
+        editor = await Raw.open(a.port, username="editor", password="editor-pw")
+        out = {}
+        for who, s, body in (
+            ("get", admin, b"<get/>"),
+            ("get-config", admin, GET_CONFIG),
+            ("running", admin, get_data("running")),
+            ("operational", admin, get_data("operational")),
+            ("editor get-config", editor, GET_CONFIG),
+            ("keyed", admin, keyed),
+        ):
+            r = await s.call(body, 1)
+            out[who] = r
+        admin.close()
+        editor.close()
+        return out
+
+    out = arun(go(), timeout=120)
+    for who, r in out.items():
+        assert r.find(f".//{{{NC}}}rpc-error") is None, (who, etree.tostring(r)[:500])
+        n = len(r.findall(f".//{{{NS}}}interface"))
+        assert n == (1 if who == "keyed" else ENTRIES), (who, n)
+    # the restricted user reads interfaces, never the hidden /nacm
+    assert (
+        out["get-config"].find(".//{urn:ietf:params:xml:ns:yang:ietf-netconf-acm}nacm") is not None
+    )
+    assert (
+        out["editor get-config"].find(".//{urn:ietf:params:xml:ns:yang:ietf-netconf-acm}nacm")
+        is None
+    )
+
+
 def test_emfile_on_accept_does_not_spin(tmp_path):
     """Without the pre-authentication cap, 1,100 connections at RLIMIT_NOFILE 1024
     run the agent out of descriptors: accept() fails with EMFILE, and the agent
