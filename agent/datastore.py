@@ -191,27 +191,28 @@ class Datastores:
 
     def _prepare(
         self, old: etree._Element, new: etree._Element
-    ) -> tuple[MemifConfig, MemifConfig, persist.Staged]:
+    ) -> tuple[MemifConfig, MemifConfig, bytes]:
         """What set_running needs before the dataplane changes: both typed views
-        (`new` validated) and `new` written in full, so that a full or read-only
-        disk fails here, with nothing changed; only the rename waits for the
-        apply. Touches no datastore state: it may run in the worker."""
-        old_cfg = self.typed.get(old)
-        new_cfg = self.validate(new)
-        try:
-            staged = persist.Staged(self._path("running"), serialize(new))
-        except OSError as e:
-            raise _save_failed(e) from None
-        return old_cfg, new_cfg, staged
+        (`new` validated) and the file `new` is written as. Touches no datastore
+        state: it may run in the worker."""
+        return self.typed.get(old), self.validate(new), serialize(new)
 
     async def set_running(self, new: etree._Element, by: int | None) -> None:
         """Validate, apply to the dataplane, persist, then swap: a failure at any
         step leaves running (in memory and on disk) as it was. `by`: the session
         making the change, None for the agent itself."""
-        old_cfg, new_cfg, staged = await self._off_loop(
+        old_cfg, new_cfg, data = await self._off_loop(
             self.worker_for(self.running, new), self._prepare, self.running, new
         )
         applier = getattr(self.server, "applier", None)
+        # Written in full before the dataplane changes (a full or read-only disk
+        # fails here, with nothing changed); only the rename waits for the apply.
+        # fsync waits for the disk, which the loop must not: in a thread of its
+        # own (not the worker, where it would queue behind big requests).
+        try:
+            staged = await asyncio.to_thread(persist.Staged, self._path("running"), data)
+        except OSError as e:
+            raise _save_failed(e) from None
         try:
             if applier is not None:
                 await applier.apply(new_cfg)
@@ -219,7 +220,7 @@ class Datastores:
             staged.abort()
             raise
         try:
-            staged.commit()
+            await asyncio.to_thread(staged.commit)
         except OSError as e:
             if applier is not None:
                 try:

@@ -22,7 +22,7 @@ from agent.params import U32_MAX, one_of, rpc_path, uint_param
 from agent.rpc_context import RpcContext
 from agent.schema_index import LIST
 from agent.tree_diff import path_step, step_keys
-from agent.worker import Worker, freeze_startup_objects
+from agent.worker import Worker, share_the_interpreter
 from agent.xmltree import NC, NC_NS, elements, merge_into, text_of
 
 log = logging.getLogger(__name__)
@@ -497,4 +497,4 @@ def register(server: Any) -> None:
             log.error("running configuration could not be applied at start-up: %s", e)
 
     server.add_startup_hook(apply_running_at_startup)
-    server.add_startup_hook(freeze_startup_objects)
+    server.add_startup_hook(share_the_interpreter)

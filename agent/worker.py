@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -69,10 +70,19 @@ class Worker:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def freeze_startup_objects() -> None:
-    """Leave what exists at start (schema, modules, options: ~50,000 objects)
-    out of every later garbage collection. A full collection holds the GIL
-    from start to end, wherever it runs; in the worker, after a big edit's
-    allocations, one took 50-125 ms with these objects and 8-24 ms without,
-    and the loop waited for each."""
+# How long a thread holding the GIL keeps it once another asks (Python's default
+# is 5 ms). The loop asks for it after every wait for I/O, several times per
+# request: behind a busy worker each ask cost up to 5 ms, at 1 ms the bystander
+# p99s of tools/bench/stall.py went from 60-84 ms to 33-42 ms under load.
+SWITCH_INTERVAL = 0.001
+
+
+async def share_the_interpreter() -> None:
+    """Start-up hook: let the loop take the GIL back quickly from the worker
+    (SWITCH_INTERVAL), and leave what exists at start (schema, modules, options:
+    ~50,000 objects) out of every later garbage collection. A full collection
+    holds the GIL from start to end, wherever it runs; in the worker, after a
+    big edit's allocations, one took 50-125 ms with these objects and 8-24 ms
+    without, and the loop waited for each."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
     gc.freeze()

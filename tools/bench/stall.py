@@ -45,7 +45,7 @@ KINDS = ("nested XPath", "40,000 attributes", "7,000,000 elements", "28 MB messa
 REFUSED = (True, True, True, False)
 LEGIT_KINDS = (
     "10,000-entry edit-config",
-    "<get> of 10,000 interfaces",
+    "get of 10,000 interfaces",
     "restricted 10,000-entry edit",
     "10,000-entry copy-config",
 )
