@@ -72,8 +72,9 @@ class Worker:
 
 # How long a thread holding the GIL keeps it once another asks (Python's default
 # is 5 ms). The loop asks for it after every wait for I/O, several times per
-# request: behind a busy worker each ask cost up to 5 ms, at 1 ms the bystander
-# p99s of tools/bench/stall.py went from 60-84 ms to 33-42 ms under load.
+# request: behind a busy worker each ask cost up to 5 ms. In two A/B runs of the
+# four big kinds of tools/bench/stall.py (load average 6 on 2 cores) the
+# bystander's p99 was 53-84 ms at 5 ms and 29-65 ms at 1 ms (one outlier 159 ms).
 SWITCH_INTERVAL = 0.001
 
 
