@@ -6,7 +6,10 @@ The change list compares both trees, only the memif entries the edits touched
 when the typed views tell which (touched_entries), so it is worked out only when
 some session is subscribed, and after the RPC that made the change has been
 answered: the trees are never changed in place, so they can be compared later.
-Events leave in the order they happened."""
+A big one (a commit of thousands of entries) is worked out in the request
+worker (agent/worker.py), off the event loop. These events leave in the order
+they happened; other events (session start and end, link changes) do not wait
+for a change list being worked out."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from agent.notifications import NCN_NS, session_parms
 from agent.schema import MEMIF_NS
 from agent.schema_index import index_for
 from agent.tree_diff import Narrow, changes
+from agent.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +38,11 @@ _OPERATION = {"create": "create", "delete": "delete", "update": "replace"}
 
 
 class ConfigEvents:
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: Any, worker: Worker | None = None) -> None:
         self.server = server
+        # Big change lists are worked out there (agent.worker), in order.
+        self.worker = worker
+        self._tail: asyncio.Future | None = None
         self.index = index_for(server.schema)
         from libyang.util import c2str
 
@@ -52,16 +59,48 @@ class ConfigEvents:
         who = None if by is None else (by, *self._identity(by))
         typed = self.server.datastores.typed  # views now: the cache keeps only a few
         views = (typed.known(old), typed.known(new))
-        _later(self._send_change, datastore, old, new, who, views)
+        worker = self.worker if self.worker is not None and self.worker.big(old, new) else None
+        self._emit(worker, self._change_event, datastore, old, new, who, views)
 
-    def _send_change(
+    def _emit(self, worker: Worker | None, make: Callable[..., Any], *args: Any) -> None:
+        """Sends the event make(*args) builds (None: nothing), after the events
+        before it. `worker`: make runs there (a big change list), and the events
+        after it wait."""
+        prev = self._tail
+        if worker is None and (prev is None or prev.done()):
+            self._tail = None
+            _later(self._notify, make, *args)
+            return
+
+        async def in_turn() -> None:
+            if prev is not None:
+                await asyncio.wait([prev])
+            try:
+                if worker is None:
+                    self._notify(make, *args)
+                else:
+                    ev = await worker.run(make, *args)
+                    self._notify(lambda: ev)
+            except Exception:
+                log.exception("netconf-config-change could not be built")
+
+        self._tail = asyncio.ensure_future(in_turn())
+
+    def _notify(self, make: Callable[..., Any], *args: Any) -> None:
+        ev = make(*args)
+        if ev is not None:
+            self.server.notify(ev)
+
+    def _change_event(
         self,
         datastore: str,
         old: etree._Element,
         new: etree._Element,
         who: tuple[int, str, str] | None,
         views: tuple[MemifConfig | None, MemifConfig | None],
-    ) -> None:
+    ) -> etree._Element | None:
+        """The netconf-config-change of old -> new (None if nothing changed);
+        reads nothing that changes: it may run in the worker."""
         narrow = touched_entries(old, new, *views)
         edits = [
             (op, xpath, module)
@@ -70,7 +109,7 @@ class ConfigEvents:
             )
         ]
         if not edits:
-            return
+            return None
         ev = etree.Element(_Q + "netconf-config-change", nsmap={None: NCN_NS})
         changed_by = etree.SubElement(ev, _Q + "changed-by")
         if who is None:
@@ -87,7 +126,7 @@ class ConfigEvents:
             )
             target.text = xpath
             etree.SubElement(edit, _Q + "operation").text = _OPERATION[op]
-        self.server.notify(ev)
+        return ev
 
     def confirm(self, event: str, session_id: int | None, timeout: int | None) -> None:
         if event in ("start", "extend") and session_id is not None:
@@ -100,7 +139,7 @@ class ConfigEvents:
             etree.SubElement(ev, _Q + "timeout").text = str(timeout)
         if event in ("complete", "cancel", "timeout"):
             self._confirmer = None
-        _later(self.server.notify, ev)
+        self._emit(None, lambda: ev)
 
     def _identity(self, session_id: int) -> tuple[str, str]:
         session = self.server.sessions.get(session_id)
@@ -164,4 +203,4 @@ def register(server: Any) -> None:
     ds = getattr(server, "datastores", None)
     if ds is None or getattr(server, "notifications", None) is None:
         return  # needs agent.ops_datastore and agent.notifications
-    ds.events = ConfigEvents(server)
+    ds.events = ConfigEvents(server, ds.worker)

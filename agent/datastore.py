@@ -27,9 +27,13 @@ from agent.memif_config import MemifConfig
 from agent.schema_index import index_for
 from agent.typed_view import TypedViews, after_edit
 from agent.validate import validate_config
+from agent.worker import Worker
 from agent.xmltree import NC, NC_NS
 
 log = logging.getLogger(__name__)
+# A big edit computed in the worker is computed again when the tree it started
+# from was replaced meanwhile; after this many such races it runs on the loop.
+_ATTEMPTS = 3
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
 
 
@@ -54,8 +58,10 @@ class PendingConfirm:
 
 
 class Datastores:
-    def __init__(self, server: Any, state_dir: Path) -> None:
+    def __init__(self, server: Any, state_dir: Path, worker: Worker | None = None) -> None:
         self.server = server
+        # Big edits, copies, commits and validations run there (None: on the loop).
+        self.worker = worker
         self.state_dir = Path(state_dir)
         self.index = index_for(server.schema)
         from libyang.util import c2str
@@ -171,17 +177,40 @@ class Datastores:
         self.typed.remember(tree, cfg)
         return cfg
 
+    def worker_for(self, *trees: etree._Element | None) -> Worker | None:
+        """The worker, if work on these trees is big enough to leave the loop."""
+        worker = self.worker
+        return worker if worker is not None and worker.big(*trees) else None
+
+    @staticmethod
+    async def _off_loop(worker: Worker | None, fn, *args):
+        """fn(*args) in `worker`, or here when there is none."""
+        if worker is None:
+            return fn(*args)
+        return await worker.run(fn, *args)
+
+    def _prepare(
+        self, old: etree._Element, new: etree._Element
+    ) -> tuple[MemifConfig, MemifConfig, bytes]:
+        """What set_running needs before the dataplane changes: both typed views
+        (`new` validated) and the file `new` is written as. Touches no datastore
+        state: it may run in the worker."""
+        return self.typed.get(old), self.validate(new), serialize(new)
+
     async def set_running(self, new: etree._Element, by: int | None) -> None:
         """Validate, apply to the dataplane, persist, then swap: a failure at any
         step leaves running (in memory and on disk) as it was. `by`: the session
         making the change, None for the agent itself."""
-        old_cfg = self.typed.get(self.running)
-        new_cfg = self.validate(new)
+        old_cfg, new_cfg, data = await self._off_loop(
+            self.worker_for(self.running, new), self._prepare, self.running, new
+        )
         applier = getattr(self.server, "applier", None)
         # Written in full before the dataplane changes (a full or read-only disk
         # fails here, with nothing changed); only the rename waits for the apply.
+        # fsync waits for the disk, which the loop must not: in a thread of its
+        # own (not the worker, where it would queue behind big requests).
         try:
-            staged = persist.Staged(self._path("running"), serialize(new))
+            staged = await asyncio.to_thread(persist.Staged, self._path("running"), data)
         except OSError as e:
             raise _save_failed(e) from None
         try:
@@ -191,7 +220,7 @@ class Datastores:
             staged.abort()
             raise
         try:
-            staged.commit()
+            await asyncio.to_thread(staged.commit)
         except OSError as e:
             if applier is not None:
                 try:
@@ -224,37 +253,64 @@ class Datastores:
                 type="protocol",
             )
         self.locks.require_writable(target, session_id)
+        args = (edit, session_id, default_operation, error_option)
         if target == "running" and test_option != "test-only":
             # Read, edit and set running under one lock: applying awaits the
             # dataplane process, and an edit computed from the running of before
             # another session's commit would undo that commit.
             async with self._commit_lock:
-                work, errors = self._edited(
-                    target, edit, session_id, default_operation, error_option
-                )
+                work, errors = await self._computed(target, session_id, edit, self._edited, *args)
                 self._refuse_during_confirm(session_id, "edit running")
                 await self.set_running(work, session_id)
             return errors
-        work, errors = self._edited(target, edit, session_id, default_operation, error_option)
+        work, errors = await self._computed(target, session_id, edit, self._edited, *args)
         if test_option == "test-only":
-            self.validate(work)
+            await self._off_loop(self.worker_for(work), self.validate, work)
         elif target == "candidate" and work is not self.candidate:
             self.candidate = work
             self.candidate_editors.add(session_id)
             self.candidate_dirty = True
         return errors
 
+    async def _computed(self, target: str, session_id: int, request: etree._Element, fn, *args):
+        """fn(base, target, *args) for the tree `target` holds when this returns.
+
+        A big one runs in the worker on a snapshot, and runs again if the target
+        or running (whose NACM rules decided) was replaced meanwhile, so the
+        result is never one computed from a datastore another session changed
+        since; after _ATTEMPTS such races it runs here, where nothing
+        interleaves. `fn` must only read datastore state (it may run in the
+        worker); a lock another session took meanwhile refuses the result."""
+        for _ in range(_ATTEMPTS):
+            base, running = self.tree(target), self.running
+            worker = self.worker_for(base, request)
+            if worker is None:
+                break
+            try:
+                result = await worker.run(fn, base, target, *args)
+            except (RpcError, RpcErrors):
+                if self.tree(target) is base and self.running is running:
+                    raise
+                continue
+            if self.tree(target) is base and self.running is running:
+                self.locks.require_writable(target, session_id)
+                return result
+        result = fn(self.tree(target), target, *args)
+        self.locks.require_writable(target, session_id)
+        return result
+
     def _edited(
         self,
+        base: etree._Element,
         target: str,
         edit: etree._Element,
         session_id: int,
         default_operation: str,
         error_option: str,
     ) -> tuple[etree._Element, list[RpcError]]:
-        """`target` with `edit` applied (itself if nothing changed) and the errors
-        of a continue-on-error edit."""
-        base = self.tree(target)
+        """`base` (the tree of `target`) with `edit` applied (itself if nothing
+        changed) and the errors of a continue-on-error edit. Changes no datastore
+        state: it may run in the worker."""
         if self.request_check is not None:
             self.request_check(session_id, base, edit, default_operation)
         work = deepcopy(base)
@@ -336,7 +392,11 @@ class Datastores:
                 )
             backup = c.backup if c is not None else self.running
             new = self.candidate
-            self.check_write(session_id, self.running, new)
+            # (running cannot change under the commit lock; a candidate edited
+            # meanwhile stays pending, as while the dataplane applies)
+            await self._off_loop(
+                self.worker_for(self.running, new), self.check_write, session_id, self.running, new
+            )
             start = confirmed and c is None
             if start:
                 # Saved first: a running that changed with no way back (disk full
@@ -435,25 +495,44 @@ class Datastores:
 
     async def _copy(self, source: etree._Element, target: str, session_id: int) -> None:
         self.locks.require_writable(target, session_id)
-        new = deepcopy(source)
-        current = self.startup if target == "startup" else self.tree(target)
-        current = current if current is not None else empty()
-        if self.request_check is not None:
-            self.request_check(session_id, current, new, "replace", whole=True)
-        self.check_write(session_id, current, new)
+        if target == "startup":
+            before = self.startup
+            current = before if before is not None else empty()
+            worker = self.worker_for(current, source)
+            new = await self._off_loop(worker, self._copied, current, target, source, session_id)
+            if self.startup is not before:  # replaced meanwhile: decided again, here
+                current = self.startup if self.startup is not None else empty()
+                new = self._copied(current, target, source, session_id)
+        else:
+            new = await self._computed(target, session_id, source, self._copied, source, session_id)
         if target == "running":
             self._refuse_during_confirm(session_id, "copy to running")
             await self.set_running(new, session_id)
         elif target == "candidate":
-            self.typed.get(new)  # type errors now; rules wait for commit
             self.candidate = new
             self.candidate_editors.add(session_id)
             self.candidate_dirty = True
         elif target == "startup":
-            self.validate(new)
             self._save_startup(new, session_id)
         else:
             raise RpcError("invalid-value", f"cannot copy to {target}", type="protocol")
+
+    def _copied(
+        self, current: etree._Element, target: str, source: etree._Element, session_id: int
+    ) -> etree._Element:
+        """A copy of `source` to replace `current`, the tree of `target`, once the
+        session may write it and it is valid (for the candidate: its types; the
+        rules wait for commit). Changes no datastore state: it may run in the
+        worker."""
+        new = deepcopy(source)
+        if self.request_check is not None:
+            self.request_check(session_id, current, new, "replace", whole=True)
+        self.check_write(session_id, current, new)
+        if target == "candidate":
+            self.typed.get(new)
+        elif target == "startup":
+            self.validate(new)
+        return new
 
     def _save_startup(self, tree: etree._Element | None, by: int) -> None:
         old = self.startup

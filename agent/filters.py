@@ -120,6 +120,25 @@ def top_level(filt: etree._Element) -> Callable[[str], bool]:
     return lambda tag: any(t.names(tag) for t in tops)
 
 
+def keyed(filt: etree._Element, index: dict[str, SNodeInfo]) -> bool:
+    """Whether subtree filter `filt` selects only list entries it names by all
+    their keys, under containment nodes: with a key index (`subtree`'s `keys`)
+    its cost does not grow with the number of entries."""
+    root = _compile(filt)
+    return bool(root.others) and not root.content and all(_keyed(f, index) for f in root.others)
+
+
+def _keyed(f: _FNode, schema: dict[str, SNodeInfo]) -> bool:
+    info = schema.get(f.tag) if f.tag is not None else None
+    if info is None:
+        return False
+    if info.kind == LIST:
+        return f.key(info) is not None
+    if f.selection or f.content or not f.others:
+        return False  # all of a container, or a content match scanning its children
+    return all(_keyed(c, info.children) for c in f.others)
+
+
 def _small(filt: etree._Element) -> bool:
     """Whether the filter's text fits the cache's key size; stops reading at the
     bound, so a 28 MB filter is not serialized just to find it too big."""
@@ -241,7 +260,7 @@ _RELATIVE = re.compile(
 )
 
 
-def _bad_select(message: str) -> RpcError:
+def bad_select(message: str) -> RpcError:
     return RpcError(
         "invalid-value",
         message,
@@ -291,14 +310,14 @@ def xpath(
     try:
         tokens = xpath_expr.tokenize(rooted)
     except ValueError as e:
-        raise _bad_select(f"invalid XPath expression {select!r}: {e}") from None
+        raise bad_select(f"invalid XPath expression {select!r}: {e}") from None
     expr, nsmap = xpath_expr.qualify(
         rooted, tokens, declared, PATH_PREFIXES, xpath_expr.node_names(index)
     )
     try:
         compiled = etree.XPath(expr, namespaces=nsmap)
     except etree.XPathError as e:
-        raise _bad_select(f"invalid XPath expression {select!r}: {e}") from None
+        raise bad_select(f"invalid XPath expression {select!r}: {e}") from None
     _check_cost(select, tokens, data, index)
     out = new_element(tag)
     copies: dict[etree._Element, etree._Element] = {}  # held: see _select
@@ -310,7 +329,7 @@ def xpath(
         try:
             found = compiled(doc)
         except etree.XPathError as e:
-            raise _bad_select(f"cannot evaluate XPath expression {select!r}: {e}") from None
+            raise bad_select(f"cannot evaluate XPath expression {select!r}: {e}") from None
         if not isinstance(found, list):
             continue  # a number, string or boolean selects no nodes
         for node in found:

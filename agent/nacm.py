@@ -113,6 +113,11 @@ class Nacm:
         for top in elements(data):
             self._prune(pol, rules, through, top, (), (), self.index, None)
 
+    def has_readable_copy(self, username: str, tree: etree._Element) -> bool:
+        """Whether `readable_copy(username, tree)` is kept already (costs nothing)."""
+        pol, groups = self.policy(), frozenset(self.groups(username))
+        return any(t is tree and p is pol and g == groups for t, p, g, _ in self._copies)
+
     def readable_copy(self, username: str, tree: etree._Element) -> etree._Element:
         """A copy of datastore tree `tree` without what `username` may not read
         (never change it: it is shared by that user's next reads of that tree)."""

@@ -14,6 +14,7 @@ import logging
 
 from lxml import etree
 
+from agent import filters, xpath_expr
 from agent.errors import RpcError
 from agent.rpc_context import RpcContext
 from agent.server import Server
@@ -27,6 +28,12 @@ NOTIFICATION_CAP = "urn:ietf:params:netconf:capability:notification:1.0"
 INTERLEAVE_CAP = "urn:ietf:params:netconf:capability:interleave:1.0"
 STREAM = "NETCONF"
 _Q = f"{{{NOTIF_NS}}}"
+_STREAM_PATH = "/nc:rpc/ncEvent:create-subscription/ncEvent:stream"
+# An XPath filter runs on every event, on the loop: its cost is bounded before
+# it is accepted on the shape of the biggest event usually sent, a
+# netconf-config-change of this many edits (a 10,000-interface commit); a
+# bigger event is measured before the filter runs on it.
+EVENT_EDITS = 10_000
 
 
 def event_time(now: dt.datetime | None = None) -> str:
@@ -35,23 +42,47 @@ def event_time(now: dt.datetime | None = None) -> str:
 
 
 class Subscription:
-    __slots__ = ("stream", "kind", "filter")
+    __slots__ = ("stream", "kind", "filter", "tokens")
 
-    def __init__(self, stream: str, kind: str | None, filt) -> None:
+    def __init__(self, stream: str, kind: str | None, filt, tokens=None) -> None:
         self.stream = stream
         self.kind = kind  # None (everything), "subtree" or "xpath"
         self.filter = filt  # subtree: list of elements; xpath: compiled XPath
+        self.tokens = tokens  # xpath: the expression's tokens, to bound its cost
 
     def matches(self, event: etree._Element) -> bool:
         if self.kind is None:
             return True
         if self.kind == "xpath":
+            if len(event) > EVENT_EDITS and not self._affordable(event):
+                return False
             try:
                 result = self.filter(etree.ElementTree(event))
             except etree.XPathError:
                 return False
             return bool(result)
         return any(subtree_match(f, event) for f in self.filter)
+
+    def _affordable(self, event: etree._Element) -> bool:
+        """Whether the filter fits the XPath budget on an event bigger than the
+        one it was bounded on; one that does not is not evaluated (the event is
+        withheld from this subscriber, and logged)."""
+        if self.tokens is None:
+            return True
+        shape = xpath_expr.Shape.of([event])
+        try:
+            ok = xpath_expr.cost(self.tokens, shape, filters.XPATH_BUDGET) is not None
+        except ValueError:
+            ok = False
+        if not ok:
+            log.warning(
+                "notification %s of %d nodes withheld from a subscriber: its XPath filter"
+                " may cost more than %d node visits on it (xpath-budget)",
+                etree.QName(event).localname,
+                shape.nodes,
+                filters.XPATH_BUDGET,
+            )
+        return ok
 
     def may_want(self, tag: str) -> bool:
         """Whether an event named `tag` ("{ns}name") could pass this filter: False
@@ -95,9 +126,66 @@ def _name_matches(filt: etree._Element, node: etree._Element) -> bool:
     return not fq.namespace or fq.namespace == nq.namespace
 
 
+def notification_names(schema) -> dict[str, frozenset[str]]:
+    """Local name -> namespaces of the nodes of every notification the schema
+    defines, their content included (an XPath filter's unprefixed names)."""
+    import libyang
+    from libyang.util import c2str
+
+    found: dict[str, set[str]] = {}
+    for module in schema:
+        ns = c2str(module.cdata.ns)
+        stack = list(module.children(types=(libyang.SNode.NOTIF,)))
+        while stack:
+            node = stack.pop()
+            found.setdefault(node.name(), set()).add(ns)
+            if node.keyword() in ("notification", "container", "list"):
+                stack.extend(node.children())
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+def config_change_event(edits: int) -> etree._Element:
+    """A netconf-config-change of `edits` edits, as a commit of that many
+    changed interface leaves sends it."""
+    q = f"{{{NCN_NS}}}"
+    ev = etree.Element(q + "netconf-config-change", nsmap={None: NCN_NS})
+    by = etree.SubElement(ev, q + "changed-by")
+    session_parms(by, 1, "admin", "127.0.0.1")
+    etree.SubElement(ev, q + "datastore").text = "running"
+    for i in range(edits):
+        edit = etree.SubElement(ev, q + "edit")
+        etree.SubElement(edit, q + "target").text = (
+            f"/memif-agent:memif/memif-agent:interface[memif-agent:socket-id='1']"
+            f"[memif-agent:id='{i}']/memif-agent:enabled"
+        )
+        etree.SubElement(edit, q + "operation").text = "replace"
+    return ev
+
+
+def reference_shape(edits: int = EVENT_EDITS) -> xpath_expr.Shape:
+    """Shape.of a config_change_event(edits), without building it: every count,
+    fan-out and subtree size of that event grows linearly with its edits, so two
+    small ones give all of them (measuring 10,000 edits takes ~0.6 s)."""
+    a = xpath_expr.Shape.of([config_change_event(10)])
+    b = xpath_expr.Shape.of([config_change_event(20)])
+
+    def at(x: int, y: int) -> int:
+        return x + (y - x) * (edits - 10) // 10
+
+    return xpath_expr.Shape(
+        at(a.nodes, b.nodes),
+        a.depth,
+        tuple(map(at, a.fanout, b.fanout)),
+        tuple(map(at, a.subtree, b.subtree)),
+        {k: tuple(map(at, v, b.names[k])) for k, v in a.names.items()},
+    )
+
+
 class Notifications:
     def __init__(self, server: Server) -> None:
         self.server = server
+        self.names = notification_names(server.schema)
+        self._reference: xpath_expr.Shape | None = None
 
     # -- create-subscription -----------------------------------------------------
 
@@ -112,7 +200,7 @@ class Notifications:
             raise RpcError(
                 "invalid-value",
                 f"no event stream {stream!r} (only {STREAM})",
-                path="/ncEvent:create-subscription/ncEvent:stream",
+                path=_STREAM_PATH,
                 info=[("bad-element", "stream")],
             )
         start, stop = op.find(_Q + "startTime"), op.find(_Q + "stopTime")
@@ -134,16 +222,18 @@ class Notifications:
         filt = next(
             (c for c in op if isinstance(c.tag, str) and etree.QName(c).localname == "filter"), None
         )
-        kind, compiled = None, None
+        kind, compiled, tokens = None, None, None
         if filt is not None:
-            kind, compiled = self._compile_filter(filt)
-        session.subscription = Subscription(stream, kind, compiled)
+            kind, compiled, tokens = self._compile_filter(filt)
+        session.subscription = Subscription(stream, kind, compiled, tokens)
         log.info("session %d subscribed to %s", session.session_id, stream)
 
     def _compile_filter(self, filt: etree._Element):
+        """(kind, compiled filter, XPath tokens); its length and subtree size
+        were bounded with the message (agent.session)."""
         ftype = filt.get("type", "subtree")
         if ftype == "subtree":
-            return "subtree", [c for c in filt if isinstance(c.tag, str)]
+            return "subtree", [c for c in filt if isinstance(c.tag, str)], None
         if ftype == "xpath":
             select = filt.get("select")
             if not select:
@@ -153,26 +243,47 @@ class Notifications:
                     type="protocol",
                     info=[("bad-attribute", "select"), ("bad-element", "filter")],
                 )
-            # Prefixes declared on the filter win; module names and module prefixes
-            # of the schema resolve the rest, as clients often leave them undeclared.
-            nsmap = {p: u for p, u in PATH_PREFIXES.items() if p != "xml"}
-            nsmap.update((p, u) for p, u in filt.nsmap.items() if p)
-            try:
-                compiled = etree.XPath(select, namespaces=nsmap)
-                compiled(etree.ElementTree(etree.Element("probe")))  # unknown prefixes, functions
-                return "xpath", compiled
-            except etree.XPathError as e:
-                raise RpcError(
-                    "invalid-value",
-                    f"bad XPath filter {select!r}: {e}",
-                    info=[("bad-element", "filter")],
-                ) from None
+            return ("xpath", *self._compile_xpath(filt, select))
         raise RpcError(
             "bad-attribute",
             f"unknown filter type {ftype!r}",
             type="protocol",
             info=[("bad-attribute", "type"), ("bad-element", "filter")],
         )
+
+    def _compile_xpath(self, filt: etree._Element, select: str):
+        """The expression compiled with its names resolved as in get filters
+        (prefixes the filter declares win; module names and prefixes resolve the
+        others; an unprefixed name is the one notification node of that name),
+        once it is known to fit the XPath budget and nesting bound."""
+        try:
+            tokens = xpath_expr.tokenize(select)
+        except ValueError as e:
+            raise filters.bad_select(f"invalid XPath expression {select!r}: {e}") from None
+        declared = {p: u for p, u in filt.nsmap.items() if p}
+        expr, nsmap = xpath_expr.qualify(select, tokens, declared, PATH_PREFIXES, self.names)
+        if self._reference is None:
+            self._reference = reference_shape()
+        shape = self._reference
+        try:
+            bound = xpath_expr.cost(tokens, shape, filters.XPATH_BUDGET, filters.XPATH_MAX_DEPTH)
+        except ValueError as e:
+            raise filters.bad_select(f"invalid XPath expression {select!r}: {e}") from None
+        if bound is None:
+            raise RpcError(
+                "resource-denied",
+                f"XPath filter {select[:200]!r} may cost more than {filters.XPATH_BUDGET} node"
+                f" visits on an event of {shape.nodes} nodes (xpath-budget), or nests deeper"
+                f" than {filters.XPATH_MAX_DEPTH} (max-xpath-depth); nested location paths in"
+                " predicates multiply the cost",
+                info=[("bad-attribute", "select"), ("bad-element", "filter")],
+            )
+        try:
+            compiled = etree.XPath(expr, namespaces=nsmap)
+            compiled(etree.ElementTree(etree.Element("probe")))  # unknown prefixes, functions
+        except etree.XPathError as e:
+            raise filters.bad_select(f"invalid XPath expression {select!r}: {e}") from None
+        return compiled, tokens
 
     # -- delivery ---------------------------------------------------------------------
 

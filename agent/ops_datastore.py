@@ -22,6 +22,7 @@ from agent.params import U32_MAX, one_of, rpc_path, uint_param
 from agent.rpc_context import RpcContext
 from agent.schema_index import LIST
 from agent.tree_diff import path_step, step_keys
+from agent.worker import Worker, share_the_interpreter
 from agent.xmltree import NC, NC_NS, elements, merge_into, text_of
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,21 @@ def _source_tree(ds: Datastores, op: etree._Element, allowed: tuple[str, ...]) -
     return tree
 
 
+def _inline_config(op: etree._Element) -> etree._Element | None:
+    source = _param(op, "source")
+    kids = elements(source) if source is not None else []
+    return kids[0] if kids and etree.QName(kids[0]).localname == "config" else None
+
+
+async def _source(ds: Datastores, op: etree._Element, allowed: tuple[str, ...]) -> etree._Element:
+    """_source_tree, built in the worker for a big inline <config> (the edit
+    engine reads it whole)."""
+    worker = ds.worker_for(_inline_config(op))
+    if worker is None:
+        return _source_tree(ds, op, allowed)
+    return await worker.run(_source_tree, ds, op, allowed)
+
+
 def _refuse_duplicates(
     parent: etree._Element, schema: dict, prefixes: dict[str, str], path: str
 ) -> None:
@@ -206,17 +222,27 @@ def select_data(
     return defaults.tidy(data, keep=True) if mode == "report-all-tagged" else data
 
 
-async def with_state(ctx: RpcContext, subtree: etree._Element | None = None) -> etree._Element:
-    """running with the state of every provider merged in: what <get> reads.
-    With the subtree filter about to be applied, providers of top-level nodes it
-    cannot select are not asked."""
-    ds = ctx.server.datastores
-    tree = deepcopy(ds.running)
+async def state_nodes(ctx: RpcContext, subtree: etree._Element | None) -> etree._Element:
+    """The state providers' top-level nodes in a wrapper: what <get> reads besides
+    running (merged_state). With the subtree filter about to be applied,
+    providers of top-level nodes it cannot select are not asked."""
     wanted = filters.top_level(subtree) if subtree is not None else None
     state = etree.Element("w")
     state.extend(await ctx.server.collect_state(wanted))
+    return state
+
+
+def merged_state(ds: Datastores, running: etree._Element, state: etree._Element) -> etree._Element:
+    """A copy of `running` with the `state_nodes` merged in."""
+    tree = deepcopy(running)
     merge_into(tree, state, ds.index)
     return tree
+
+
+def serialized(fn, *args) -> bytes:
+    """fn(*args)'s reply element as bytes: built and serialised in one go (in the
+    request worker for big replies, so the loop does neither)."""
+    return etree.tostring(fn(*args), with_tail=False)
 
 
 # -- handlers -------------------------------------------------------------------------------------
@@ -248,21 +274,64 @@ def visible(ctx: RpcContext, tree: etree._Element, owned: bool = False) -> etree
     return tree
 
 
-def get_config(ctx: RpcContext, op: etree._Element) -> etree._Element:
+def readable_known(ctx: RpcContext, tree: etree._Element) -> bool:
+    """Whether `visible(ctx, tree)` of a datastore tree costs nothing (no NACM,
+    an exempt user, or the user's readable copy of it is kept already)."""
+    nacm = getattr(ctx.server, "nacm", None)
+    return nacm is None or nacm.exempt(ctx.username) or nacm.has_readable_copy(ctx.username, tree)
+
+
+def get_config(ctx: RpcContext, op: etree._Element):
     ds = _ds(ctx)
     name = _datastore_name(op, "source", ("running", "candidate", "startup"))
-    tree = visible(ctx, ds.tree(name))
+    source = ds.tree(name)
+    worker = ds.worker_for(source)
+    if worker is not None:
+        # A big datastore: built off the loop, unless the filter names list
+        # entries by their keys (found through the key index, whatever the size).
+        filt = _param(op, "filter")
+        keyed = (
+            filt is not None
+            and filt.get("type", "subtree") == "subtree"
+            and defaults.mode_of(op) not in defaults.REPORT_ALL
+            and filters.keyed(filt, ds.index)
+        )
+        if not keyed or not readable_known(ctx, source):
+            return worker.run(serialized, _config_data, ctx, ds, source, op)
+    return _config_data(ctx, ds, source, op)
+
+
+def _config_data(
+    ctx: RpcContext, ds: Datastores, source: etree._Element, op: etree._Element
+) -> etree._Element:
+    tree = visible(ctx, source)
     # Datastore trees (and readable copies of them) are never changed in place:
     # their key index stays valid.
     return readable(ctx, _filtered_data(ds, tree, op, ds.keys))
 
 
-async def get(ctx: RpcContext, op: etree._Element) -> etree._Element:
+async def get(ctx: RpcContext, op: etree._Element):
     filt = _param(op, "filter")
     subtree = filt if filt is not None and filt.get("type", "subtree") == "subtree" else None
-    tree = visible(ctx, await with_state(ctx, subtree), owned=True)
+    ds = _ds(ctx)
+    running = ds.running  # never changed in place: a snapshot
+    state = await state_nodes(ctx, subtree)
+    worker = ds.worker_for(running, state)
+    if worker is not None:
+        return await worker.run(serialized, _get_data, ctx, ds, running, state, op)
+    return _get_data(ctx, ds, running, state, op)
+
+
+def _get_data(
+    ctx: RpcContext,
+    ds: Datastores,
+    running: etree._Element,
+    state: etree._Element,
+    op: etree._Element,
+) -> etree._Element:
+    tree = visible(ctx, merged_state(ds, running, state), owned=True)
     # readable() again: with-defaults may add defaults under what was removed.
-    return readable(ctx, _filtered_data(_ds(ctx), tree, op))
+    return readable(ctx, _filtered_data(ds, tree, op))
 
 
 async def edit_config(ctx: RpcContext, op: etree._Element) -> None:
@@ -297,7 +366,7 @@ async def copy_config(ctx: RpcContext, op: etree._Element) -> None:
             raise RpcError(
                 "invalid-value", "copy-config source and target are the same", type="protocol"
             )
-    source = _source_tree(ds, op, ("running", "candidate", "startup"))
+    source = await _source(ds, op, ("running", "candidate", "startup"))
     await ds.copy(source, target, ctx.session_id)
 
 
@@ -319,9 +388,22 @@ def unlock(ctx: RpcContext, op: etree._Element) -> None:
     ds.locks.unlock(target, ctx.session_id)
 
 
-def validate(ctx: RpcContext, op: etree._Element) -> None:
+def validate(ctx: RpcContext, op: etree._Element):
     ds = _ds(ctx)
-    ds.validate(_source_tree(ds, op, ("running", "candidate", "startup")))
+    allowed = ("running", "candidate", "startup")
+    inline = _inline_config(op)
+    # A datastore source costs nothing to name; an inline one is built first.
+    tree = _source_tree(ds, op, allowed) if inline is None else None
+    worker = ds.worker_for(tree if inline is None else inline)
+    if worker is None:
+        ds.validate(tree if tree is not None else _source_tree(ds, op, allowed))
+        return None
+
+    async def validated() -> None:
+        source = tree if tree is not None else await _source(ds, op, allowed)
+        await worker.run(ds.validate, source)
+
+    return validated()
 
 
 async def commit(ctx: RpcContext, op: etree._Element) -> None:
@@ -355,12 +437,26 @@ async def cancel_commit(ctx: RpcContext, op: etree._Element) -> None:
     await _ds(ctx).cancel_commit(ctx.session_id, text_of(pid) if pid is not None else None)
 
 
-def discard_changes(ctx: RpcContext, op: etree._Element) -> None:
+def discard_changes(ctx: RpcContext, op: etree._Element):
     ds = _ds(ctx)
     ds.locks.require_writable("candidate", ctx.session_id)
     # Discarding undoes other sessions' edits too: a change like any other.
-    ds.check_write(ctx.session_id, ds.candidate, ds.running)
-    ds.discard()
+    candidate, running = ds.candidate, ds.running
+    worker = ds.worker_for(candidate, running) if candidate is not running else None
+    if worker is None:
+        ds.check_write(ctx.session_id, candidate, running)
+        ds.discard()
+        return None
+
+    async def discarded() -> None:
+        await worker.run(ds.check_write, ctx.session_id, candidate, running)
+        ds.locks.require_writable("candidate", ctx.session_id)
+        if ds.candidate is not candidate or ds.running is not running:
+            # changed meanwhile: decided again, here, on what is discarded now
+            ds.check_write(ctx.session_id, ds.candidate, ds.running)
+        ds.discard()
+
+    return discarded()
 
 
 HANDLERS = {
@@ -380,7 +476,9 @@ HANDLERS = {
 
 def register(server: Any) -> None:
     state_dir = Path(server.options.state_dir)
-    ds = Datastores(server, state_dir)
+    worker = Worker()
+    server.add_shutdown_hook(worker.close)
+    ds = Datastores(server, state_dir, worker)
     ds.lock_info = ds.locks.lock_info  # RFC 6022 monitoring reads locks through this
     server.datastores = ds
     for uri in CAPABILITIES:
@@ -399,3 +497,4 @@ def register(server: Any) -> None:
             log.error("running configuration could not be applied at start-up: %s", e)
 
     server.add_startup_hook(apply_running_at_startup)
+    server.add_startup_hook(share_the_interpreter)

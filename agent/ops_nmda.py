@@ -16,7 +16,15 @@ from lxml import etree
 from agent import defaults, origin
 from agent.errors import RpcError, RpcErrors
 from agent.monitoring import DATASTORES, DS_NS
-from agent.ops_datastore import EDIT_DEFAULT_OPS, readable, select_data, visible, with_state
+from agent.ops_datastore import (
+    EDIT_DEFAULT_OPS,
+    merged_state,
+    readable,
+    select_data,
+    serialized,
+    state_nodes,
+    visible,
+)
 from agent.params import one_of, rpc_path, uint_param
 from agent.rpc_context import RpcContext
 from agent.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
@@ -83,7 +91,7 @@ def _datastore(op: etree._Element) -> str:
     return name
 
 
-async def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
+async def get_data(ctx: RpcContext, op: etree._Element):
     _check_params(op, _GET_PARAMS)
     name = _datastore(op)
     ds = ctx.server.datastores
@@ -108,24 +116,53 @@ async def get_data(ctx: RpcContext, op: etree._Element) -> etree._Element:
         filt.set("select", expr)
         kind = "xpath"
     with_origin, origin_filter = _origin_params(op, name)
+    depth = _max_depth(op)
+    cf = _choice(op, "config-filter", ("true", "false"), "")
+    running = ds.running  # never changed in place: a snapshot
     if name == "operational":
-        tree = visible(ctx, await with_state(ctx, subtree), owned=True)
+        source, state = running, await state_nodes(ctx, subtree)
+    else:
+        source, state = ds.tree(name), None
+    args = (ctx, name, source, state, running, mode, kind, filt, with_origin, origin_filter)
+    worker = ds.worker_for(source, state)
+    if worker is not None:  # a big datastore: selected and serialised off the loop
+        return await worker.run(serialized, _selected, *args, depth, cf)
+    return _selected(*args, depth, cf)
+
+
+def _selected(
+    ctx: RpcContext,
+    name: str,
+    source: etree._Element,
+    state: etree._Element | None,
+    running: etree._Element,
+    mode: str,
+    kind: str | None,
+    filt: etree._Element | None,
+    with_origin: bool,
+    origin_filter: tuple[frozenset[str], bool] | None,
+    depth: int | None,
+    cf: str,
+) -> etree._Element:
+    """get-data's reply from datastore tree `source` (with `state` merged in for
+    ds:operational); reads nothing that changes: it may run in the worker."""
+    ds = ctx.server.datastores
+    if state is not None:
+        tree = visible(ctx, merged_state(ds, source, state), owned=True)
         keys = None
     else:
-        tree = visible(ctx, ds.tree(name))  # never changed in place, like ds.tree
+        tree = visible(ctx, source)  # never changed in place, like ds.tree
         keys = ds.keys
-    depth = _max_depth(op)
     chosen: list[tuple[etree._Element, SNodeInfo | None]] = []
     hook = None if depth is None else lambda el, info: chosen.append((el, info))
     # Origins tell an added default from a configured leaf by its wd:default tag.
     tagged = with_origin or origin_filter is not None
     internal = "report-all-tagged" if tagged and mode == "report-all" else mode
     data = select_data(ds, tree, internal, N + "data", kind, filt, keys, hook)
-    cf = _choice(op, "config-filter", ("true", "false"), "")
     if cf:
         _config_filter(data, ds.index, cf == "true")
     if tagged:
-        origins = origin.compute(data, ds.running, ds.index)
+        origins = origin.compute(data, running, ds.index)
         if origin_filter is not None:
             origin.keep_only(data, origins, *origin_filter, ds.index)
         if with_origin:

@@ -9,6 +9,8 @@ touched instead of all of them; anything else is read whole.
 
 from __future__ import annotations
 
+import threading
+
 from lxml import etree
 
 from agent.edit import EditResult
@@ -24,6 +26,9 @@ class TypedViews:
     def __init__(self, size: int = 6) -> None:
         self._size = size
         self._items: list[tuple[etree._Element, MemifConfig]] = []
+        # The request worker (agent.worker) remembers views too: two updates at
+        # once must not drop one (a view lost costs a whole re-read).
+        self._lock = threading.Lock()
 
     def known(self, tree: etree._Element) -> MemifConfig | None:
         for t, cfg in self._items:
@@ -40,10 +45,11 @@ class TypedViews:
         return cfg
 
     def remember(self, tree: etree._Element, cfg: MemifConfig) -> None:
-        items = [(t, c) for t, c in self._items if t is not tree]
-        items.insert(0, (tree, cfg))
-        del items[self._size :]
-        self._items = items
+        with self._lock:
+            items = [(t, c) for t, c in self._items if t is not tree]
+            items.insert(0, (tree, cfg))
+            del items[self._size :]
+            self._items = items
 
 
 def after_edit(old: MemifConfig | None, work: etree._Element, result: EditResult) -> MemifConfig:
