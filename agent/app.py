@@ -6,22 +6,22 @@ import importlib
 import logging
 from typing import Any
 
-from agent.server import Server
+from agent.rpc.server import Server
 
 log = logging.getLogger(__name__)
 
 # Order matters: the datastore registers before apply, and NACM last so it can
 # wrap what the others registered.
 FEATURE_MODULES = (
-    "agent.rpc_input",
-    "agent.ops_session",
-    "agent.monitoring",
-    "agent.notifications",
-    "agent.ops_datastore",
-    "agent.ops_nmda",
-    "agent.config_events",
-    "agent.apply",
-    "agent.nacm",
+    "agent.rpc.input_check",
+    "agent.rpc.session_ops",
+    "agent.rpc.monitoring",
+    "agent.rpc.notifications",
+    "agent.rpc.base_ops",
+    "agent.rpc.nmda",
+    "agent.rpc.config_events",
+    "agent.memif.apply",
+    "agent.nacm.enforce",
 )
 
 
@@ -29,7 +29,7 @@ def build_server(options: Any, modules: tuple[str, ...] = FEATURE_MODULES) -> Se
     server = Server(options)
     users_path = getattr(options, "users", None)
     if users_path is not None:
-        from agent.users import UserDB
+        from agent.ssh.users import UserDB
 
         server.users = UserDB(users_path)
     for name in modules:

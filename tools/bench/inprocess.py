@@ -22,8 +22,8 @@ from lxml import etree
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from agent.datastore import Datastores  # noqa: E402
-from agent.schema import shared_context  # noqa: E402
+from agent.datastore.store import Datastores  # noqa: E402
+from agent.yangdata.schema import shared_context  # noqa: E402
 from tools.bench.netconf import interfaces, small_edit  # noqa: E402
 
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"

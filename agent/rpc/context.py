@@ -1,0 +1,21 @@
+"""What an RPC handler gets to know about the request it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.netconf.session import Session
+    from agent.rpc.server import Server
+
+
+@dataclass(slots=True)
+class RpcContext:
+    server: Server
+    session_id: int
+    username: str
+    message_id: str | None
+    session: Session | None = None
+    # Free-form values hooks may leave for the handler (e.g. NACM decisions).
+    extra: dict[str, Any] | None = None
