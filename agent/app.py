@@ -6,7 +6,7 @@ import importlib
 import logging
 from typing import Any
 
-from agent.rpc.server import Server
+from agent.server import Server
 
 log = logging.getLogger(__name__)
 

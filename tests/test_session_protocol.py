@@ -11,7 +11,7 @@ from lxml import etree
 from agent.errors import NC_NS, RpcError, RpcErrors
 from agent.netconf.framing import Framer
 from agent.netconf.session import BASE10, BASE11, CLOSE, Request
-from agent.rpc.server import Server
+from agent.server import Server
 
 HELLO11 = (
     b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'

@@ -1,5 +1,5 @@
-"""candidate, running and startup: contents, persistence, commit and the
-confirmed-commit state machine (RFC 6241 §8.3-8.4).
+"""candidate, running and startup: contents, persistence and commit (RFC 6241
+§8.3), with the confirmed commit of §8.4 in agent.datastore.confirmed.
 
 Trees are lxml <config> wrappers in the NETCONF base namespace. running and
 startup live in state_dir as XML written atomically; a pending confirmed
@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from copy import deepcopy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from agent.datastore import persist
+from agent.datastore.confirmed import ConfirmedCommit
 from agent.datastore.edit import Editor
 from agent.datastore.locks import Locks
 from agent.errors import RpcError, RpcErrors
@@ -45,14 +45,6 @@ def _save_failed(e: OSError) -> RpcError:
     return RpcError("operation-failed", f"cannot save the running datastore: {e.strerror or e}")
 
 
-@dataclass
-class PendingConfirm:
-    backup: etree._Element
-    session_id: int
-    persist: str | None
-    timer: asyncio.TimerHandle | None = None
-
-
 class Datastores:
     def __init__(self, server: Any, state_dir: Path) -> None:
         self.server = server
@@ -63,7 +55,7 @@ class Datastores:
         self.prefixes = {c2str(m.cdata.ns): m.name() for m in server.schema}
         self.socket0 = getattr(server.options, "socket0", None) or "/run/vpp/memif.sock"
         self.locks = Locks()
-        self.confirm: PendingConfirm | None = None
+        self.confirm = ConfirmedCommit(self._path("rollback"), serialize, self._expire)
         self.candidate_editors: set[int] = set()
         self.candidate_dirty = False
         self._commit_lock = asyncio.Lock()
@@ -149,13 +141,13 @@ class Datastores:
                 type="protocol",
                 info=[("session-id", str(author))],
             )
-        c = self.confirm
-        if target == "running" and c is not None and c.session_id != session_id:
+        other = self.confirm.lock_holder(session_id)
+        if target == "running" and other is not None:
             raise RpcError(
                 "lock-denied",
-                f"session {c.session_id} has a confirmed commit pending on running",
+                f"session {other} has a confirmed commit pending on running",
                 type="protocol",
-                info=[("session-id", str(c.session_id))],
+                info=[("session-id", str(other))],
             )
         self.locks.lock(target, session_id)
 
@@ -232,7 +224,7 @@ class Datastores:
                 work, errors = self._edited(
                     target, edit, session_id, default_operation, error_option
                 )
-                self._refuse_during_confirm(session_id, "edit running")
+                self.confirm.refuse_other(session_id, "edit running")
                 await self.set_running(work, session_id)
             return errors
         work, errors = self._edited(target, edit, session_id, default_operation, error_option)
@@ -277,16 +269,6 @@ class Datastores:
         self.typed.remember(work, after_edit(self.typed.known(base), work, result))
         return work, result.errors
 
-    def _refuse_during_confirm(self, session_id: int, what: str) -> None:
-        c = self.confirm
-        if c is not None and c.persist is None and c.session_id != session_id:
-            raise RpcError(
-                "in-use",
-                f"cannot {what}: session {c.session_id} has a confirmed commit pending",
-                type="protocol",
-                info=[("session-id", str(c.session_id))],
-            )
-
     # -- candidate -----------------------------------------------------------------------------
 
     def discard(self) -> None:
@@ -315,85 +297,35 @@ class Datastores:
                     type="protocol",
                     info=[("session-id", str(holder))],
                 )
-            c = self.confirm
-            if c is not None:
-                if c.persist is not None:
-                    if persist_id != c.persist:
-                        raise RpcError(
-                            "invalid-value",
-                            "a persistent confirmed commit is pending: give its persist-id",
-                            type="protocol",
-                            path="/nc:rpc/nc:commit/nc:persist-id",
-                        )
-                elif c.session_id != session_id:
-                    self._refuse_during_confirm(session_id, "commit")
-            elif persist_id is not None:
-                raise RpcError(
-                    "invalid-value",
-                    "no confirmed commit with this persist-id is pending",
-                    type="protocol",
-                    path="/nc:rpc/nc:commit/nc:persist-id",
-                )
-            backup = c.backup if c is not None else self.running
+            self.confirm.check_commit(session_id, persist_id)
+            pending = self.confirm.pending
+            backup = self.confirm.backup_for(self.running)
             new = self.candidate
             self.check_write(session_id, self.running, new)
-            start = confirmed and c is None
+            start = confirmed and pending is None
             if start:
-                # Saved first: a running that changed with no way back (disk full
-                # after the swap) would outlive a restart unconfirmed.
-                try:
-                    persist.atomic_write(self._path("rollback"), serialize(backup))
-                except OSError as e:
-                    raise RpcError(
-                        "operation-failed",
-                        f"cannot save the confirmed-commit rollback: {e.strerror or e}",
-                    ) from None
+                self.confirm.save_backup(backup)
             try:
                 await self.set_running(new, session_id)
             except BaseException:
                 if start:
-                    persist.atomic_remove(self._path("rollback"))
+                    self.confirm.drop_backup()
                 raise
             if self.candidate is new:  # one tree, as after every commit
                 self.candidate_editors.clear()
                 self.candidate_dirty = False
             # else a session edited the candidate while this commit awaited the
             # dataplane: its edits (on top of what was committed) stay pending.
-            if c is not None and c.timer is not None:
-                c.timer.cancel()
-            if confirmed:
-                self.confirm = PendingConfirm(backup, session_id, persist_token)
-                loop = asyncio.get_running_loop()
-                self.confirm.timer = loop.call_later(timeout, self._expire)
-                self._confirm_event("start" if c is None else "extend", session_id, timeout)
-            else:
-                self.confirm = None
-                if c is not None:
-                    persist.atomic_remove(self._path("rollback"))
-                    self._confirm_event("complete", session_id)
+            event = self.confirm.committed(backup, session_id, confirmed, timeout, persist_token)
+            if event is not None:
+                self._confirm_event(event, session_id, timeout if confirmed else None)
 
     def _expire(self) -> None:
         log.warning("confirmed commit not confirmed in time: rolling back")
         asyncio.ensure_future(self.rollback("timeout", None))
 
     async def cancel_commit(self, session_id: int, persist_id: str | None) -> None:
-        c = self.confirm
-        if c is None:
-            raise RpcError("invalid-value", "no confirmed commit is pending", type="protocol")
-        if c.persist is not None:
-            if persist_id != c.persist:
-                raise RpcError(
-                    "invalid-value",
-                    "the persist-id does not match the pending confirmed commit",
-                    type="protocol",
-                    path="/nc:rpc/nc:cancel-commit/nc:persist-id",
-                )
-        elif c.session_id != session_id:
-            raise RpcError(
-                "invalid-value",
-                f"the pending confirmed commit belongs to session {c.session_id}",
-                type="protocol",
-            )
+        c = self.confirm.check_cancel(session_id, persist_id)
         # The rollback changes running for this session: it must be allowed to.
         self.check_write(session_id, self.running, c.backup)
         await self.rollback("cancel-commit", session_id)
@@ -408,12 +340,9 @@ class Datastores:
         """Undo a pending confirmed commit: `why` "timeout" (by None), "cancel-commit"
         (by the session that asked), or a session's end (by that session)."""
         async with self._commit_lock:
-            c = self.confirm
+            c = self.confirm.take()
             if c is None:
                 return
-            if c.timer is not None:
-                c.timer.cancel()
-            self.confirm = None
             self._confirm_event("timeout" if why == "timeout" else "cancel", by)
             try:
                 # The agent itself puts the old configuration back.
@@ -421,7 +350,7 @@ class Datastores:
             except (RpcError, RpcErrors) as e:
                 log.error("rollback after %s failed: %s", why, e)
                 return
-            persist.atomic_remove(self._path("rollback"))
+            self.confirm.drop_backup()
             self.discard()
             log.info("confirmed commit rolled back (%s)", why)
 
@@ -442,7 +371,7 @@ class Datastores:
             self.request_check(session_id, current, new, "replace", whole=True)
         self.check_write(session_id, current, new)
         if target == "running":
-            self._refuse_during_confirm(session_id, "copy to running")
+            self.confirm.refuse_other(session_id, "copy to running")
             await self.set_running(new, session_id)
         elif target == "candidate":
             self.typed.get(new)  # type errors now; rules wait for commit
@@ -496,6 +425,5 @@ class Datastores:
             self.discard()
         # Without a lock the changes stay in the shared candidate, and the session
         # stays named as their author (a lock refused for them says who made them).
-        c = self.confirm
-        if c is not None and c.persist is None and c.session_id == session_id:
+        if self.confirm.ends_with(session_id):
             asyncio.ensure_future(self.rollback(f"session {session_id} ended", session_id))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from lxml import etree
 
@@ -186,19 +187,21 @@ def serialize_body(result) -> bytes:
     return etree.tostring(result, with_tail=False)
 
 
-# Prefix -> namespace for prefixes that may appear in error-path: module names
-# and module prefixes of the schema (filled by agent.rpc.server), plus "nc".
-PATH_PREFIXES: dict[str, str] = {"nc": NC_NS}
+# Prefixes an error-path may use when no table is given: "nc" only. The server
+# passes each session its table (module names and prefixes of the schema).
+BASE_PATH_PREFIXES: Mapping[str, str] = MappingProxyType({"nc": NC_NS})
 _PREFIX_RE = re.compile(r"([A-Za-z_][\w.-]*):")
 
 
-def path_nsmap(path: str | None) -> dict[str, str] | None:
+def path_nsmap(
+    path: str | None, prefixes: Mapping[str, str] = BASE_PATH_PREFIXES
+) -> dict[str, str] | None:
     """Declarations for the prefixes an error-path uses, so the path resolves."""
     if not path:
         return None
     nsmap = {}
     for prefix in _PREFIX_RE.findall(path):
-        ns = PATH_PREFIXES.get(prefix)
+        ns = prefixes.get(prefix)
         if ns is not None and prefix != "xml":
             nsmap[prefix] = ns
     return nsmap or None
@@ -258,8 +261,12 @@ def _counts(msg: bytes) -> tuple[int, int]:
     return lt, end_tags
 
 
-def error_xml(errors: Iterable[RpcError]) -> bytes:
-    return b"".join(etree.tostring(e.to_xml(path_nsmap(e.path)), with_tail=False) for e in errors)
+def error_xml(
+    errors: Iterable[RpcError], prefixes: Mapping[str, str] = BASE_PATH_PREFIXES
+) -> bytes:
+    return b"".join(
+        etree.tostring(e.to_xml(path_nsmap(e.path, prefixes)), with_tail=False) for e in errors
+    )
 
 
 class Session:
@@ -280,6 +287,7 @@ class Session:
         source_host: str = "",
         parser: etree.XMLParser | None = None,
         limits: MessageLimits = DEFAULT_LIMITS,
+        path_prefixes: Mapping[str, str] = BASE_PATH_PREFIXES,
     ) -> None:
         self.session_id = session_id
         self.username = username
@@ -290,6 +298,7 @@ class Session:
         self.framer = Framer(max_message_size)
         self.parser = parser or hardened_parser()
         self.limits = limits
+        self.path_prefixes = path_prefixes
         self.framer.pieces_from = limits.offload_size
         self.state = "hello"  # hello -> open -> closed
         self.closing = False  # set by close-session: close after the current reply
@@ -344,7 +353,7 @@ class Session:
             self.in_rpcs += 1
         self.out_rpc_errors += 1
         head = reply_head(request.attrs, request.nsmap) if request else _REPLY_OPEN + b">"
-        return self.frame(head + error_xml(errors) + _REPLY_CLOSE)
+        return self.frame(head + error_xml(errors, self.path_prefixes) + _REPLY_CLOSE)
 
     def _for_framing(self, error: RpcError) -> RpcError:
         if not self.framer.chunked and error.tag == "malformed-message":

@@ -198,7 +198,7 @@ def select_data(
         tree, keys = data, None
     # Both filters copy what they select into a new tree.
     if kind == "xpath":
-        data = filters.xpath(tree, filt, ds.index, tag, selected)
+        data = filters.xpath(tree, filt, ds.index, tag, selected, ds.xpath_rules)
     else:
         data = filters.subtree(tree, filt, ds.index, tag, keys, selected)
     if mode not in defaults.REPORT_ALL:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent.netconf.session import Session
-    from agent.rpc.server import Server
+    from agent.server import Server
 
 
 @dataclass(slots=True)

@@ -11,7 +11,8 @@ from lxml import etree
 from agent.errors import RpcError
 from agent.rpc.context import RpcContext
 from agent.rpc.params import rpc_path
-from agent.rpc.server import Server, module_ns
+from agent.server import Server
+from agent.yangdata.schema import module_ns
 
 NCM_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
 YANGLIB_NS = "urn:ietf:params:xml:ns:yang:ietf-yang-library"

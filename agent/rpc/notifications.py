@@ -15,9 +15,9 @@ import logging
 from lxml import etree
 
 from agent.errors import RpcError
-from agent.netconf.session import PATH_PREFIXES, Session
+from agent.netconf.session import Session
 from agent.rpc.context import RpcContext
-from agent.rpc.server import Server
+from agent.server import Server
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class Notifications:
                 )
             # Prefixes declared on the filter win; module names and module prefixes
             # of the schema resolve the rest, as clients often leave them undeclared.
-            nsmap = {p: u for p, u in PATH_PREFIXES.items() if p != "xml"}
+            nsmap = {p: u for p, u in self.server.path_prefixes.items() if p != "xml"}
             nsmap.update((p, u) for p, u in filt.nsmap.items() if p)
             try:
                 compiled = etree.XPath(select, namespaces=nsmap)
@@ -257,7 +257,7 @@ def session_parms(parent: etree._Element, session_id: int, username: str, host: 
 
 def register(server: Server) -> None:
     n = Notifications(server)
-    PATH_PREFIXES.setdefault("ncEvent", NOTIF_NS)
+    server.add_path_prefix("ncEvent", NOTIF_NS)
     server.notifications = n
     server.add_capability(NOTIFICATION_CAP)
     server.add_capability(INTERLEAVE_CAP)

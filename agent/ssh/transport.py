@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncssh
 
 from agent.netconf.session import CLOSE, Session, Unparsed
-from agent.rpc.server import Server
+from agent.server import Server
 from agent.ssh.logins import LoginGuard
 
 log = logging.getLogger(__name__)

@@ -7,22 +7,30 @@ the reply stays valid instance data.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from copy import deepcopy
+from dataclasses import dataclass, field
 
 from lxml import etree
 
 from agent.errors import RpcError
-from agent.netconf.session import PATH_PREFIXES
 from agent.yangdata import xpath_expr
 from agent.yangdata.key_index import KeyIndex
 from agent.yangdata.schema_index import LIST, SNodeInfo
 from agent.yangdata.xmltree import elements, merge_into, new_element, shallow_with_keys, text_of
 
-# XPath bounds, set from the agent options (--xpath-budget, --max-xpath-depth)
-# by agent.rpc.server, like PATH_PREFIXES: one agent per process.
-XPATH_BUDGET = 2_000_000
-XPATH_MAX_DEPTH = 32
+
+@dataclass(frozen=True)
+class XPathRules:
+    """What an :xpath filter may cost and the prefixes it may use without
+    declaring them (module names and prefixes of the schema)."""
+
+    budget: int = 2_000_000  # node visits (--xpath-budget)
+    max_depth: int = 32  # nesting of location paths (--max-xpath-depth)
+    prefixes: Mapping[str, str] = field(default_factory=dict)
+
+
+DEFAULT_XPATH_RULES = XPathRules()
 
 # Told of each node a filter selects whole (its copy in the reply, its schema
 # node): RFC 8526 max-depth counts levels from these.
@@ -269,6 +277,7 @@ def xpath(
     index: dict[str, SNodeInfo],
     tag: str,
     selected: Selected | None = None,
+    rules: XPathRules = DEFAULT_XPATH_RULES,
 ) -> etree._Element:
     select = filt.get("select")
     if not select:
@@ -293,13 +302,13 @@ def xpath(
     except ValueError as e:
         raise _bad_select(f"invalid XPath expression {select!r}: {e}") from None
     expr, nsmap = xpath_expr.qualify(
-        rooted, tokens, declared, PATH_PREFIXES, xpath_expr.node_names(index)
+        rooted, tokens, declared, rules.prefixes, xpath_expr.node_names(index)
     )
     try:
         compiled = etree.XPath(expr, namespaces=nsmap)
     except etree.XPathError as e:
         raise _bad_select(f"invalid XPath expression {select!r}: {e}") from None
-    _check_cost(select, tokens, data, index)
+    _check_cost(select, tokens, data, index, rules)
     out = new_element(tag)
     copies: dict[etree._Element, etree._Element] = {}  # held: see _select
     # An absolute path like /memif:memif starts at a top-level data node, and
@@ -323,21 +332,25 @@ def xpath(
 
 
 def _check_cost(
-    select: str, tokens: list[xpath_expr.Token], data: etree._Element, index: dict
+    select: str,
+    tokens: list[xpath_expr.Token],
+    data: etree._Element,
+    index: dict,
+    rules: XPathRules,
 ) -> None:
     """Refuse an expression whose evaluation on `data` may cost more than the
     budget: lxml cannot stop an evaluation once it runs."""
     shape = xpath_expr.Shape.estimate(elements(data), index)
     try:
-        bound = xpath_expr.cost(tokens, shape, XPATH_BUDGET, XPATH_MAX_DEPTH)
+        bound = xpath_expr.cost(tokens, shape, rules.budget, rules.max_depth)
     except ValueError:
         bound = None  # not understood, so not bounded: refused like a costly one
     if bound is None:
         raise RpcError(
             "resource-denied",
-            f"XPath filter {select[:200]!r} may cost more than {XPATH_BUDGET} node visits"
+            f"XPath filter {select[:200]!r} may cost more than {rules.budget} node visits"
             f" on the {shape.nodes} nodes it would run on (xpath-budget), or nests deeper"
-            f" than {XPATH_MAX_DEPTH} (max-xpath-depth); nested location paths in"
+            f" than {rules.max_depth} (max-xpath-depth); nested location paths in"
             " predicates multiply the cost",
             info=[("bad-attribute", "select"), ("bad-element", "filter")],
         )

@@ -114,3 +114,9 @@ def module_prefixes() -> dict[str, str]:
     from libyang.util import c2str
 
     return {c2str(m.cdata.ns): m.prefix() for m in shared_context()}
+
+
+def module_ns(module: libyang.Module) -> str:
+    from libyang.util import c2str
+
+    return c2str(module.cdata.ns)

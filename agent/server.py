@@ -16,8 +16,17 @@ from typing import Any
 from lxml import etree
 
 from agent.errors import RpcError, RpcErrors
-from agent.netconf.session import BASE10, BASE11, PATH_PREFIXES, MessageLimits, Request, Session
+from agent.netconf.session import (
+    BASE10,
+    BASE11,
+    BASE_PATH_PREFIXES,
+    MessageLimits,
+    Request,
+    Session,
+)
 from agent.rpc.context import RpcContext
+from agent.yangdata.filters import XPathRules
+from agent.yangdata.schema import module_ns
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +81,15 @@ class Server:
         self.notification_checks: list[Callable[[Session, etree._Element], bool]] = []
         self._next_session_id = 1
         self.message_limits = message_limits(options)
-        _set_xpath_limits(options)
+        # Prefix -> namespace for what error-paths and XPath filters may use
+        # undeclared: "nc", then module names and prefixes of the schema.
+        # Feature modules may add theirs (add_path_prefix) before sessions start.
+        self.path_prefixes: dict[str, str] = dict(BASE_PATH_PREFIXES)
         for m in schema:
             ns = module_ns(m)
-            PATH_PREFIXES.setdefault(m.name(), ns)
-            PATH_PREFIXES.setdefault(m.prefix(), ns)
+            self.path_prefixes.setdefault(m.name(), ns)
+            self.path_prefixes.setdefault(m.prefix(), ns)
+        self.xpath_rules = xpath_rules(options, self.path_prefixes)
 
     # -- registration (the contract) ---------------------------------------
 
@@ -85,6 +98,9 @@ class Server:
         if key in self._rpcs:
             raise ValueError(f"RPC {name} in {ns} registered twice")
         self._rpcs[key] = handler
+
+    def add_path_prefix(self, prefix: str, ns: str) -> None:
+        self.path_prefixes.setdefault(prefix, ns)
 
     def has_rpc(self, ns: str, name: str) -> bool:
         return f"{{{ns}}}{name}" in self._rpcs
@@ -207,6 +223,7 @@ class Server:
             max_message_size=getattr(self.options, "max_message_size", 0) or 0,
             source_host=source_host,
             limits=self.message_limits,
+            path_prefixes=self.path_prefixes,
         )
         self.sessions[sid] = session
         self.stats.in_sessions += 1
@@ -352,21 +369,16 @@ def message_limits(options: Any) -> MessageLimits:
     return MessageLimits(**values, offload_size=base.offload_size)
 
 
-def _set_xpath_limits(options: Any) -> None:
-    from agent.yangdata import filters
-
+def xpath_rules(options: Any, prefixes: dict[str, str]) -> XPathRules:
+    """The :xpath filter bounds from the agent options (absent ones: defaults)."""
+    base = XPathRules()
     budget = getattr(options, "xpath_budget", None)
     depth = getattr(options, "max_xpath_depth", None)
-    if budget is not None:
-        filters.XPATH_BUDGET = int(budget)
-    if depth is not None:
-        filters.XPATH_MAX_DEPTH = int(depth)
-
-
-def module_ns(module) -> str:
-    from libyang.util import c2str
-
-    return c2str(module.cdata.ns)
+    return XPathRules(
+        budget=base.budget if budget is None else int(budget),
+        max_depth=base.max_depth if depth is None else int(depth),
+        prefixes=prefixes,
+    )
 
 
 def _revision(module) -> str:
