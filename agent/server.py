@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -27,6 +27,14 @@ from agent.netconf.session import (
 from agent.rpc.context import RpcContext
 from agent.yangdata.filters import XPathRules
 from agent.yangdata.schema import module_ns
+
+if TYPE_CHECKING:
+    from agent.datastore.store import Datastores
+    from agent.nacm.enforce import Nacm
+    from agent.rpc.monitoring import Monitoring
+    from agent.rpc.notifications import Notifications
+    from agent.ssh.users import UserDB
+    from dataplane.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +72,13 @@ class Server:
         self.stats = Statistics()
         # (provider, the top-level tags it returns, or None if unknown)
         self.state_providers: list[tuple[StateProvider, frozenset[str] | None]] = []
-        self.datastores: Any = None
-        self.applier: Any = None
-        self.dataplane: Any = None
-        self.users: Any = None  # agent.ssh.users.UserDB, set by agent.app
+        # The parts agent.app builds and hands over (None: not built).
+        self.datastores: Datastores | None = None
+        self.dataplane: Supervisor | None = None
+        self.users: UserDB | None = None
+        self.nacm: Nacm | None = None
+        self.notifications: Notifications | None = None
+        self.monitoring: Monitoring | None = None
         self._rpcs: dict[str, Handler] = {}
         self._capabilities: list[str] = [BASE10, BASE11]
         self._hello_caps: list[str] | None = None
@@ -238,7 +249,7 @@ class Server:
         """Forget a session and run the end hooks (locks, subscriptions); idempotent."""
         if self.sessions.pop(session.session_id, None) is None:
             return
-        session.state = "closed"
+        session.ended()
         st = self.stats
         st.in_rpcs += session.in_rpcs
         st.in_bad_rpcs += session.in_bad_rpcs
@@ -264,8 +275,7 @@ class Server:
         if session is None:
             return False
         self.stats.dropped_sessions += 1
-        session.end_reason = "killed"
-        session.killed_by = killed_by
+        session.killed(killed_by)
         session.close(reason)
         # The transport ends the session when the channel closes; do it now too,
         # so the victim's locks are free when kill-session replies <ok/>.

@@ -13,8 +13,9 @@ import asyncio
 import logging
 from copy import deepcopy
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
+import libyang
 from lxml import etree
 
 from agent.datastore import persist
@@ -24,7 +25,9 @@ from agent.datastore.locks import Locks
 from agent.errors import RpcError, RpcErrors
 from agent.memif.config import MemifConfig
 from agent.memif.typed_view import TypedViews, after_edit
+from agent.yangdata.filters import DEFAULT_XPATH_RULES, XPathRules
 from agent.yangdata.key_index import KeyIndex
+from agent.yangdata.schema import module_ns
 from agent.yangdata.schema_index import index_for
 from agent.yangdata.validate import validate_config
 from agent.yangdata.xmltree import NC, NC_NS
@@ -45,15 +48,64 @@ def _save_failed(e: OSError) -> RpcError:
     return RpcError("operation-failed", f"cannot save the running datastore: {e.strerror or e}")
 
 
-class Datastores:
-    def __init__(self, server: Any, state_dir: Path) -> None:
-        self.server = server
-        self.state_dir = Path(state_dir)
-        self.index = index_for(server.schema)
-        from libyang.util import c2str
+class Applier(Protocol):
+    """Carries a validated configuration to the dataplane (agent.memif.apply)."""
 
-        self.prefixes = {c2str(m.cdata.ns): m.name() for m in server.schema}
-        self.socket0 = getattr(server.options, "socket0", None) or "/run/vpp/memif.sock"
+    async def apply(self, target: MemifConfig) -> None: ...
+
+
+class WriteAccess(Protocol):
+    """Who may change what (NACM, agent.nacm.enforce)."""
+
+    def check_write(self, session_id: int, old: etree._Element, new: etree._Element) -> None:
+        """access-denied unless the session may make every change old -> new."""
+
+    def check_request(
+        self,
+        session_id: int,
+        base: etree._Element,
+        edit: etree._Element,
+        default_operation: str,
+        whole: bool = False,
+    ) -> None:
+        """What a write request names, checked before it runs (RFC 8341 §3.4.5)."""
+
+    def visible_errors(self, session_id: int, errors: list[RpcError]) -> list[RpcError]:
+        """The edit errors this session may see."""
+        return errors
+
+
+class ChangeEvents(Protocol):
+    """RFC 6470 events (agent.rpc.config_events); `by` is a session id, None for the agent."""
+
+    def changed(
+        self, datastore: str, old: etree._Element, new: etree._Element, by: int | None
+    ) -> None: ...
+
+    def confirm(self, event: str, session_id: int | None, timeout: int | None) -> None: ...
+
+
+class Datastores:
+    def __init__(
+        self,
+        schema: libyang.Context,
+        state_dir: Path,
+        *,
+        socket0: str = "/run/vpp/memif.sock",
+        xpath_rules: XPathRules = DEFAULT_XPATH_RULES,
+        typed: TypedViews | None = None,
+        applier: Applier | None = None,
+        access: WriteAccess | None = None,
+        events: ChangeEvents | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.index = index_for(schema)
+        self.prefixes = {module_ns(m): m.name() for m in schema}
+        self.socket0 = socket0
+        self.xpath_rules = xpath_rules
+        self.applier = applier
+        self.access = access
+        self.events = events
         self.locks = Locks()
         self.confirm = ConfirmedCommit(self._path("rollback"), serialize, self._expire)
         self.candidate_editors: set[int] = set()
@@ -76,23 +128,13 @@ class Datastores:
         # Trees are replaced, never changed in place (an edit works on a copy),
         # so candidate and running may be one object until the next edit.
         self.candidate = self.running
-        self.typed = TypedViews()
+        self.typed = typed if typed is not None else TypedViews()
         self.keys = KeyIndex()
-        # NACM's check_write(session_id, old, new), set by agent.nacm.enforce when loaded.
-        self.write_check: Any = None
-        # NACM's check_request(session_id, base, edit, default_operation, whole=False):
-        # what a write request names, checked before it runs (RFC 8341 §3.4.5).
-        self.request_check: Any = None
-        # NACM's visible_errors(session_id, errors): edit errors a user may see.
-        self.error_check: Any = None
-        # RFC 6470 events (agent.rpc.config_events): changed(datastore, old, new, by) and
-        # confirm(event, session_id, timeout); `by` is a session id, None for the agent.
-        self.events: Any = None
 
     def check_write(self, session_id: int, old: etree._Element, new: etree._Element) -> None:
         """access-denied (NACM) unless the session may make every change old -> new."""
-        if self.write_check is not None:
-            self.write_check(session_id, old, new)
+        if self.access is not None:
+            self.access.check_write(session_id, old, new)
 
     # -- files -------------------------------------------------------------------------------
 
@@ -169,7 +211,7 @@ class Datastores:
         making the change, None for the agent itself."""
         old_cfg = self.typed.get(self.running)
         new_cfg = self.validate(new)
-        applier = getattr(self.server, "applier", None)
+        applier = self.applier
         # Written in full before the dataplane changes (a full or read-only disk
         # fails here, with nothing changed); only the rename waits for the apply.
         try:
@@ -247,8 +289,8 @@ class Datastores:
         """`target` with `edit` applied (itself if nothing changed) and the errors
         of a continue-on-error edit."""
         base = self.tree(target)
-        if self.request_check is not None:
-            self.request_check(session_id, base, edit, default_operation)
+        if self.access is not None:
+            self.access.check_request(session_id, base, edit, default_operation)
         work = deepcopy(base)
         editor = Editor(
             self.index,
@@ -257,8 +299,8 @@ class Datastores:
             continue_on_error=error_option == "continue-on-error",
         )
         result = editor.run(work, edit)
-        if result.errors and self.error_check is not None:
-            result.errors = self.error_check(session_id, result.errors)
+        if result.errors and self.access is not None:
+            result.errors = self.access.visible_errors(session_id, result.errors)
         if result.errors and error_option != "continue-on-error":
             raise RpcErrors(result.errors)
         if not result.changed:
@@ -367,8 +409,8 @@ class Datastores:
         new = deepcopy(source)
         current = self.startup if target == "startup" else self.tree(target)
         current = current if current is not None else empty()
-        if self.request_check is not None:
-            self.request_check(session_id, current, new, "replace", whole=True)
+        if self.access is not None:
+            self.access.check_request(session_id, current, new, "replace", whole=True)
         self.check_write(session_id, current, new)
         if target == "running":
             self.confirm.refuse_other(session_id, "copy to running")

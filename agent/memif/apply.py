@@ -1,7 +1,7 @@
 """Feature module joining commits to the dataplane (issue 5), which runs in
 its own supervised process (dataplane.supervisor, issue 11).
 
-register() sets up the Supervisor (unless --no-dataplane) and server.applier,
+register() sets up the Supervisor (unless --no-dataplane) and returns the applier,
 adds the <get> state providers and turns dataplane link events into
 link-state-change notifications. Each new dataplane process gets socket 0 at
 its --socket0 path; a restarted one also gets running re-applied. While no
@@ -31,7 +31,7 @@ Q = f"{{{MEMIF_NS}}}"
 
 
 class Applier:
-    """server.applier: apply(target) moves the dataplane from what it runs to `target`."""
+    """apply(target) moves the dataplane from what it runs to `target`."""
 
     def __init__(
         self,
@@ -152,19 +152,20 @@ class Links:
         self.notify(n)
 
 
-def register(server: Any) -> None:
+def register(server: Any, running: Callable[[], MemifConfig] | None) -> Applier | None:
+    """The applier, with the dataplane's supervisor and state providers on
+    `server`; None without a dataplane (--no-dataplane, or it cannot load).
+    `running`: the typed running configuration, re-applied after a restart."""
     opts = server.options
     if getattr(opts, "no_dataplane", False):
-        return
+        return None
     try:
         from dataplane.supervisor import Supervisor
     except ImportError as e:
         log.error("memif dataplane not available (%s): serving NETCONF without it", e)
-        return
+        return None
     socket0 = getattr(opts, "socket0", None) or "/run/vpp/memif.sock"
     files = socket_file_options(opts)
-    ds = getattr(server, "datastores", None)
-    running = (lambda: ds.typed.get(ds.running)) if ds is not None else None
     state = Path(opts.state_dir)
     record = SocketRecord(state / "sockets.json", always=(socket0,))
     applier = Applier(None, MacStore(state / "macs.json"), socket0, files, running, record)
@@ -179,7 +180,6 @@ def register(server: Any) -> None:
     )
     applier.supervisor = sup
     server.dataplane = sup
-    server.applier = applier
 
     from agent.memif.interfaces_state import IF_NS, interfaces_state
     from agent.memif.state import memif_state
@@ -199,6 +199,7 @@ def register(server: Any) -> None:
     server.add_state_provider(interfaces, tags=(f"{{{IF_NS}}}interfaces",))
     server.add_startup_hook(sup.start)
     server.add_shutdown_hook(sup.close)
+    return applier
 
 
 class StateReader:

@@ -11,8 +11,9 @@ NACM configuration and from the users file (external groups).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from copy import deepcopy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -31,6 +32,9 @@ from agent.yangdata.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo, index_f
 from agent.yangdata.tree_diff import changes, path_step, step_keys
 from agent.yangdata.xmltree import NC, elements, entries_by_key, find_match, key_values
 
+if TYPE_CHECKING:
+    from agent.ssh.users import UserDB
+
 log = logging.getLogger(__name__)
 
 _NCN = "{urn:ietf:params:xml:ns:yang:ietf-netconf-notifications}"
@@ -42,8 +46,15 @@ _WRITER_RPCS = {"lock", "commit", "cancel-commit"}
 
 
 class Nacm:
-    def __init__(self, server: Any) -> None:
+    def __init__(
+        self,
+        server: Any,
+        running: Callable[[], etree._Element | None],
+        users: UserDB | None = None,
+    ) -> None:
         self.server = server
+        self.running = running  # the running datastore's tree, which holds the NACM config
+        self.users = users
         self.recovery = getattr(server.options, "recovery_user", "admin")
         self.index = index_for(server.schema)
         from libyang.util import c2str
@@ -60,8 +71,7 @@ class Nacm:
     # -- policy ------------------------------------------------------------------------------
 
     def policy(self) -> Policy:
-        ds = getattr(self.server, "datastores", None)
-        running = ds.running if ds is not None else None
+        running = self.running()
         if self._cache is None or self._cache[0] is not running:
             pol = policy_from(running) or builtin_policy()
             for rule in pol.skipped:
@@ -73,7 +83,7 @@ class Nacm:
         return username == self.recovery or not self.policy().enabled
 
     def groups(self, username: str) -> set[str]:
-        users = getattr(self.server, "users", None)
+        users = self.users
         external = tuple(users.groups(username)) if users is not None else ()
         return self.policy().user_groups(username, external)
 
@@ -466,14 +476,9 @@ def _xpath(module: str, names: tuple[str, ...], keys: tuple) -> str:
     )
 
 
-def register(server: Any) -> None:
-    nacm = Nacm(server)
-    server.nacm = nacm
+def register(server: Any, nacm: Nacm) -> None:
+    """Checks on every RPC and notification; the datastores get `nacm` as their
+    WriteAccess when they are built (agent.app)."""
     server.add_rpc_hook(nacm.check_rpc)
     server.add_notification_check(nacm.check_notification)
     server.add_state_provider(nacm.state, tags=(f"{{{NACM_NS}}}nacm",))
-    ds = getattr(server, "datastores", None)
-    if ds is not None:
-        ds.request_check = nacm.check_request
-        ds.write_check = nacm.check_write
-        ds.error_check = nacm.visible_errors

@@ -8,6 +8,7 @@ and writes what it returns, which is what the byte-vector tests rely on.
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 import time
@@ -82,6 +83,27 @@ class MessageLimits:
 DEFAULT_LIMITS = MessageLimits()
 # A hello carries capabilities only: parsed on the loop, so kept small.
 MAX_HELLO_SIZE = 1024 * 1024
+
+
+class SessionState(enum.StrEnum):
+    """hello -> open [-> closing] -> closed; closing: close-session was accepted,
+    the session closes once its reply is out."""
+
+    HELLO = "hello"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class EndReason(enum.StrEnum):
+    """RFC 6470 termination-reason of a session."""
+
+    CLOSED = "closed"
+    KILLED = "killed"
+    DROPPED = "dropped"
+    TIMEOUT = "timeout"
+    BAD_HELLO = "bad-hello"
+    OTHER = "other"
 
 
 class _Refused(Exception):
@@ -300,8 +322,7 @@ class Session:
         self.limits = limits
         self.path_prefixes = path_prefixes
         self.framer.pieces_from = limits.offload_size
-        self.state = "hello"  # hello -> open -> closed
-        self.closing = False  # set by close-session: close after the current reply
+        self._state = SessionState.HELLO
         self.transport = None
         self.subscription = None  # set by agent.rpc.notifications
         self.data: dict = {}  # per-session scratch for feature modules
@@ -311,9 +332,55 @@ class Session:
         self.out_rpc_errors = 0
         self.out_notifications = 0
         self.bad_hello = False
-        # RFC 6470 termination-reason: closed, killed, dropped, timeout, bad-hello, other.
-        self.end_reason = "dropped"
-        self.killed_by: int | None = None
+        # Why it ends (RFC 6470): dropped unless something else says so first.
+        self._end_reason = EndReason.DROPPED
+        self._killed_by: int | None = None
+
+    # -- state (every transition is one of these methods) -----------------------
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @property
+    def end_reason(self) -> EndReason:
+        return self._end_reason
+
+    @property
+    def killed_by(self) -> int | None:
+        return self._killed_by
+
+    @property
+    def is_open(self) -> bool:
+        """Past the hello and not yet closed: may get notifications."""
+        return self._state is SessionState.OPEN or self._state is SessionState.CLOSING
+
+    @property
+    def closing(self) -> bool:
+        """close-session was accepted: close after the current reply."""
+        return self._state is SessionState.CLOSING
+
+    def close_after_reply(self) -> None:
+        """open -> closing (close-session)."""
+        if self._state is SessionState.OPEN:
+            self._state = SessionState.CLOSING
+
+    def ending(self, reason: EndReason) -> None:
+        """Record why the session is about to end (the transport then closes it)."""
+        self._end_reason = reason
+
+    def killed(self, by: int | None) -> None:
+        """kill-session by session `by` (None: the agent)."""
+        self._end_reason = EndReason.KILLED
+        self._killed_by = by
+
+    def ended(self) -> None:
+        """-> closed: nothing more is read or sent."""
+        self._state = SessionState.CLOSED
+
+    def _fail(self, reason: EndReason) -> None:
+        self._end_reason = reason
+        self._state = SessionState.CLOSED
 
     # -- output ------------------------------------------------------------
 
@@ -384,7 +451,7 @@ class Session:
 
     def send_message(self, message: bytes) -> None:
         """Out-of-band output (notifications): frame and write through the transport."""
-        if self.transport is not None and self.state == "open":
+        if self.transport is not None and self.is_open:
             self.transport.write(self.frame(message))
 
     def close(self, reason: str = "closed") -> None:
@@ -395,7 +462,7 @@ class Session:
 
     def receive(self, data: bytes) -> list:
         """Feed bytes from the peer; return the actions in order."""
-        if self.state == "closed":
+        if self._state is SessionState.CLOSED:
             return []
         self.framer.feed(data)
         out: list = []
@@ -403,23 +470,21 @@ class Session:
             try:
                 msg = self.framer.next_message()
             except FramingError as e:
-                self.state = "closed"
-                self.end_reason = "other"
+                self._fail(EndReason.OTHER)
                 out.append(_Close(f"framing error: {e}"))
                 return out
             if msg is None:
                 return out
             if msg.__class__ is Pieces:
-                if self.state != "hello" and self.limits.offload_size:
+                if self._state is not SessionState.HELLO and self.limits.offload_size:
                     out.append(Unparsed(msg))
                     continue
                 msg = msg.join()
             msg = msg.lstrip(_XML_SPACE)
-            if self.state == "hello":
+            if self._state is SessionState.HELLO:
                 action = self._on_hello(msg)
                 if action is not None:
-                    self.state = "closed"
-                    self.end_reason = "bad-hello"
+                    self._fail(EndReason.BAD_HELLO)
                     out.append(action)
                     return out
             elif self.limits.offload_size and len(msg) >= self.limits.offload_size:
@@ -526,7 +591,7 @@ class Session:
             return _Close("client <hello> offers neither base:1.0 nor base:1.1")
         if has11 and BASE11 in self.server_capabilities:
             self.framer.set_chunked()
-        self.state = "open"
+        self._state = SessionState.OPEN
         return None
 
     def _on_message(self, msg: bytes):
@@ -650,9 +715,11 @@ __all__ = [
     "BASE11",
     "CLOSE",
     "DEFAULT_LIMITS",
+    "EndReason",
     "MessageLimits",
     "Request",
     "Session",
+    "SessionState",
     "Unparsed",
     "hardened_parser",
 ]

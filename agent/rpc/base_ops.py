@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from copy import deepcopy
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -228,7 +227,7 @@ def _ds(ctx: RpcContext) -> Datastores:
 
 def readable(ctx: RpcContext, data: etree._Element) -> etree._Element:
     """`data` without what NACM lets this user not read."""
-    nacm = getattr(ctx.server, "nacm", None)
+    nacm = ctx.server.nacm
     if nacm is not None:
         nacm.filter_read(ctx.username, data)
     return data
@@ -239,7 +238,7 @@ def visible(ctx: RpcContext, tree: etree._Element, owned: bool = False) -> etree
     run on hidden data answers questions about it ([secret='guess'] selects the
     entry or not). `owned`: the tree is the caller's to change; else it is a
     datastore tree and the user's readable copy of it is shared (never changed)."""
-    nacm = getattr(ctx.server, "nacm", None)
+    nacm = ctx.server.nacm
     if nacm is None or nacm.exempt(ctx.username):
         return tree
     if not owned:
@@ -378,11 +377,7 @@ HANDLERS = {
 }
 
 
-def register(server: Any) -> None:
-    state_dir = Path(server.options.state_dir)
-    ds = Datastores(server, state_dir)
-    ds.lock_info = ds.locks.lock_info  # RFC 6022 monitoring reads locks through this
-    server.datastores = ds
+def register(server: Any, ds: Datastores) -> None:
     for uri in CAPABILITIES:
         server.add_capability(uri)
     for name, fn in HANDLERS.items():
@@ -390,7 +385,7 @@ def register(server: Any) -> None:
     server.add_session_end_hook(ds.session_ended)
 
     async def apply_running_at_startup() -> None:
-        applier = getattr(server, "applier", None)
+        applier = ds.applier
         if applier is None:
             return
         try:

@@ -19,7 +19,8 @@ from typing import Any
 from lxml import etree
 
 from agent.memif.config import MemifConfig
-from agent.rpc.notifications import NCN_NS, session_parms
+from agent.memif.typed_view import TypedViews
+from agent.rpc.notifications import NCN_NS, Notifications, session_parms
 from agent.yangdata.schema import MEMIF_NS
 from agent.yangdata.schema_index import index_for
 from agent.yangdata.tree_diff import Narrow, changes
@@ -34,8 +35,10 @@ _OPERATION = {"create": "create", "delete": "delete", "update": "replace"}
 
 
 class ConfigEvents:
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: Any, notifications: Notifications, typed: TypedViews) -> None:
         self.server = server
+        self.notifications = notifications
+        self.typed = typed  # the datastores' typed views
         self.index = index_for(server.schema)
         from libyang.util import c2str
 
@@ -47,10 +50,10 @@ class ConfigEvents:
     def changed(
         self, datastore: str, old: etree._Element, new: etree._Element, by: int | None
     ) -> None:
-        if not self.server.notifications.has_subscribers(_Q + "netconf-config-change"):
+        if not self.notifications.has_subscribers(_Q + "netconf-config-change"):
             return
         who = None if by is None else (by, *self._identity(by))
-        typed = self.server.datastores.typed  # views now: the cache keeps only a few
+        typed = self.typed  # views now: the cache keeps only a few
         views = (typed.known(old), typed.known(new))
         _later(self._send_change, datastore, old, new, who, views)
 
@@ -160,8 +163,6 @@ def _later(fn: Callable[..., None], *args: Any) -> None:
         fn(*args)
 
 
-def register(server: Any) -> None:
-    ds = getattr(server, "datastores", None)
-    if ds is None or getattr(server, "notifications", None) is None:
-        return  # needs agent.rpc.base_ops and agent.rpc.notifications
-    ds.events = ConfigEvents(server)
+def register(server: Any, notifications: Notifications, typed: TypedViews) -> ConfigEvents:
+    """The events the datastores are built with (agent.app)."""
+    return ConfigEvents(server, notifications, typed)

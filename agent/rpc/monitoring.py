@@ -104,7 +104,8 @@ class Monitoring:
         if "urn:ietf:params:netconf:capability:startup:1.0" in caps:
             names.append("startup")
         # Optional hook of the datastore module: lock_info(name) -> (session_id, time) | None.
-        lock_info = getattr(self.server.datastores, "lock_info", None)
+        ds = self.server.datastores
+        lock_info = ds.locks.lock_info if ds is not None else None
         for name in names:
             ds = _sub(parent, "datastore")
             _sub(ds, "name", name)
@@ -187,11 +188,11 @@ def module_text(module, fmt: str = "yang") -> str:
     return module.print_mem(fmt)
 
 
-def register(server: Server) -> None:
+def register(server: Server) -> Monitoring:
     mon = Monitoring(server)
-    server.monitoring = mon
     server.register_rpc(NCM_NS, "get-schema", mon.get_schema)
     server.add_state_provider(mon.state)
+    return mon
 
 
 DS_NS = "urn:ietf:params:xml:ns:yang:ietf-datastores"

@@ -265,7 +265,6 @@ async def edit_data(ctx: RpcContext, op: etree._Element) -> None:
 
 
 def register(server: Any) -> None:
-    if getattr(server, "datastores", None) is None:
-        return  # needs agent.rpc.base_ops
+    """Needs the datastores (agent.rpc.base_ops)."""
     server.register_rpc(NMDA_NS, "get-data", get_data)
     server.register_rpc(NMDA_NS, "edit-data", edit_data)

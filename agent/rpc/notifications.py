@@ -180,7 +180,7 @@ class Notifications:
         """Whether some open session's subscription may want an event named `tag`:
         events that cost work to build need not be built for nobody."""
         return any(
-            s.subscription is not None and s.state == "open" and s.subscription.may_want(tag)
+            s.subscription is not None and s.is_open and s.subscription.may_want(tag)
             for s in self.server.sessions.values()
         )
 
@@ -188,7 +188,7 @@ class Notifications:
         subscribers = [
             s
             for s in self.server.sessions.values()
-            if s.subscription is not None and s.state == "open"
+            if s.subscription is not None and s.is_open
         ]
         if not subscribers:
             return
@@ -255,13 +255,13 @@ def session_parms(parent: etree._Element, session_id: int, username: str, host: 
         etree.SubElement(parent, q + "source-host").text = host
 
 
-def register(server: Server) -> None:
+def register(server: Server) -> Notifications:
     n = Notifications(server)
     server.add_path_prefix("ncEvent", NOTIF_NS)
-    server.notifications = n
     server.add_capability(NOTIFICATION_CAP)
     server.add_capability(INTERLEAVE_CAP)
     server.register_rpc(NOTIF_NS, "create-subscription", n.create_subscription)
     server.set_notification_router(n.route)
     server.add_session_start_hook(n.session_started)
     server.add_session_gone_hook(n.session_gone)
+    return n

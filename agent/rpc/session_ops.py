@@ -13,7 +13,7 @@ _SESSION_ID = f"{{{NC_NS}}}session-id"
 
 def close_session(ctx: RpcContext, op: etree._Element) -> None:
     # The transport closes the session right after writing this reply.
-    ctx.session.closing = True
+    ctx.session.close_after_reply()
 
 
 def kill_session(ctx: RpcContext, op: etree._Element) -> None:

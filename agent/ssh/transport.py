@@ -16,7 +16,7 @@ from pathlib import Path
 
 import asyncssh
 
-from agent.netconf.session import CLOSE, Session, Unparsed
+from agent.netconf.session import CLOSE, EndReason, Session, SessionState, Unparsed
 from agent.server import Server
 from agent.ssh.logins import LoginGuard
 
@@ -407,7 +407,7 @@ class NetconfChannel(asyncssh.SSHServerSession):
         except Exception:
             # A bug must cost this session only, never the agent.
             log.exception("session %d: internal error; closing it", self.session.session_id)
-            self.session.end_reason = "other"
+            self.session.ending(EndReason.OTHER)
             self.close("internal error")
             return
         if len(self._queue) > _MAX_QUEUED and not self._read_paused:
@@ -445,7 +445,7 @@ class NetconfChannel(asyncssh.SSHServerSession):
             self._budget.used,
             self._budget.limit,
         )
-        self.session.end_reason = "other"
+        self.session.ending(EndReason.OTHER)
         self.close("input budget exceeded (max-input-buffer)")
         return False
 
@@ -490,7 +490,7 @@ class NetconfChannel(asyncssh.SSHServerSession):
         self._release_budget()
         if self.session is not None:
             log.info("closing session %d: %s", self.session.session_id, reason)
-            self.session.state = "closed"
+            self.session.ended()
         if self._timer is not None:
             self._timer.cancel()
         conn = self._chan.get_extra_info("connection")
@@ -553,7 +553,7 @@ class NetconfChannel(asyncssh.SSHServerSession):
             parsed = await asyncio.to_thread(self.session.parse_document, item.msg)
         except Exception:
             log.exception("session %d: internal error; closing it", self.session.session_id)
-            self.session.end_reason = "other"
+            self.session.ending(EndReason.OTHER)
             self.close("internal error")
             return
         finally:
@@ -568,7 +568,7 @@ class NetconfChannel(asyncssh.SSHServerSession):
             self._queue.appendleft(self.session.finish_message(parsed))
         except Exception:
             log.exception("session %d: internal error; closing it", self.session.session_id)
-            self.session.end_reason = "other"
+            self.session.ending(EndReason.OTHER)
             self.close("internal error")
             return
         if not self._write_paused:
@@ -579,8 +579,8 @@ class NetconfChannel(asyncssh.SSHServerSession):
         channel): reply first, then exit-status 0, then the channel; the
         connection closes when the channel is gone (connection_lost)."""
         session = self.session
-        session.end_reason = "closed"
-        session.state = "closed"
+        session.ending(EndReason.CLOSED)
+        session.ended()
         self._queue.clear()
         self._closing = True
         self._closed = True  # nothing more is read or dispatched
@@ -623,8 +623,9 @@ class NetconfChannel(asyncssh.SSHServerSession):
         now = time.monotonic()
         hello = getattr(opts, "hello_timeout", 0) or 0
         idle = getattr(opts, "idle_timeout", 0) or 0
-        if hello and self.session.state == "hello" and now - self._last_activity >= hello:
-            self.session.end_reason = "bad-hello"
+        in_hello = self.session.state is SessionState.HELLO
+        if hello and in_hello and now - self._last_activity >= hello:
+            self.session.ending(EndReason.BAD_HELLO)
             self.close(f"no <hello> within {hello}s")
             return
         # A session with a notification subscription is busy listening, not idle.
@@ -634,11 +635,11 @@ class NetconfChannel(asyncssh.SSHServerSession):
             and not self._busy
             and now - self._last_activity >= idle
         ):
-            self.session.end_reason = "timeout"
+            self.session.ending(EndReason.TIMEOUT)
             self.close(f"idle for {idle}s")
             return
         next_check = min(
-            x for x in (idle, hello if self.session.state == "hello" else 0, 3600) if x > 0
+            x for x in (idle, hello if in_hello else 0, 3600) if x > 0
         )
         wait = max(0.05, next_check - (now - self._last_activity))
         self._timer = asyncio.get_running_loop().call_later(wait, self._check_timeouts)

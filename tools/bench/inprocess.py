@@ -15,7 +15,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from lxml import etree
 
@@ -64,8 +63,7 @@ async def small(ds: Datastores, i: int) -> float:
 
 async def main_async(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-inproc-"))
-    server = SimpleNamespace(schema=shared_context(), options=SimpleNamespace(socket0=None))
-    ds = Datastores(server, work)
+    ds = Datastores(shared_context(), work)
     prof = cProfile.Profile() if args.profile else None
     for n in (1000, 10_000):
         edits, commits = [], []
