@@ -23,7 +23,7 @@ from agent.memif.config import MemifConfig
 from agent.memif.mac import MacStore
 from agent.memif.socket_record import SocketRecord
 from agent.memif.txn import Transaction
-from agent.rpc.params import parse_uint
+from agent.yangdata.params import parse_uint
 from agent.yangdata.schema import MEMIF_NS
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from agent.errors import RpcError, RpcErrors
-from agent.rpc.params import U32_MAX, parse_uint
+from agent.yangdata.params import U32_MAX, parse_uint
 from agent.yangdata.schema import MEMIF_NS
 
 Q = f"{{{MEMIF_NS}}}"

@@ -13,7 +13,7 @@ from lxml import etree
 
 from agent.datastore.edit import EditResult
 from agent.memif.config import MemifConfig, Q
-from agent.rpc.params import U32_MAX, parse_uint
+from agent.yangdata.params import U32_MAX, parse_uint
 
 _ENTRY_TAGS = (Q + "socket", Q + "interface")
 

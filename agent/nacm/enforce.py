@@ -11,9 +11,9 @@ NACM configuration and from the users file (external groups).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from copy import deepcopy
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -32,8 +32,11 @@ from agent.yangdata.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo, index_f
 from agent.yangdata.tree_diff import changes, path_step, step_keys
 from agent.yangdata.xmltree import NC, elements, entries_by_key, find_match, key_values
 
-if TYPE_CHECKING:
-    from agent.ssh.users import UserDB
+
+class GroupSource(Protocol):
+    """The agent's user database (agent.ssh.users.UserDB): a user's NACM groups."""
+
+    def groups(self, username: str) -> Iterable[str]: ...
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ class Nacm:
         self,
         server: Any,
         running: Callable[[], etree._Element | None],
-        users: UserDB | None = None,
+        users: GroupSource | None = None,
     ) -> None:
         self.server = server
         self.running = running  # the running datastore's tree, which holds the NACM config

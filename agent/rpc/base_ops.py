@@ -16,9 +16,9 @@ from agent.datastore.edit import OP_ATTR, Editor
 from agent.datastore.store import Datastores
 from agent.errors import RpcError, RpcErrors
 from agent.rpc.context import RpcContext
-from agent.rpc.params import U32_MAX, one_of, rpc_path, uint_param
 from agent.yangdata import defaults, filters
 from agent.yangdata.key_index import KeyIndex
+from agent.yangdata.params import U32_MAX, one_of, rpc_path, uint_param
 from agent.yangdata.schema_index import LIST
 from agent.yangdata.tree_diff import path_step, step_keys
 from agent.yangdata.xmltree import NC, NC_NS, elements, merge_into, text_of

@@ -6,16 +6,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.netconf.session import Session
-    from agent.server import Server
+    from agent.rpc.host import ClientSession, Host
 
 
 @dataclass(slots=True)
 class RpcContext:
-    server: Server
+    server: Host
     session_id: int
     username: str
     message_id: str | None
-    session: Session | None = None
+    session: ClientSession | None = None
     # Free-form values hooks may leave for the handler (e.g. NACM decisions).
     extra: dict[str, Any] | None = None

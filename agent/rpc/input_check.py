@@ -19,7 +19,7 @@ from lxml import etree
 
 from agent.errors import NC_NS, RpcError
 from agent.rpc.context import RpcContext
-from agent.rpc.params import rpc_path
+from agent.yangdata.params import rpc_path
 from agent.yangdata.schema_index import module_namespaces
 
 _TYPES = (

@@ -10,8 +10,8 @@ from lxml import etree
 
 from agent.errors import RpcError
 from agent.rpc.context import RpcContext
-from agent.rpc.params import rpc_path
-from agent.server import Server
+from agent.rpc.host import Host
+from agent.yangdata.params import rpc_path
 from agent.yangdata.schema import module_ns
 
 NCM_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
@@ -38,7 +38,7 @@ def _revision(module) -> str:
 
 
 class Monitoring:
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         self._yanglib: list[etree._Element] | None = None
 
@@ -188,7 +188,7 @@ def module_text(module, fmt: str = "yang") -> str:
     return module.print_mem(fmt)
 
 
-def register(server: Server) -> Monitoring:
+def register(server: Host) -> Monitoring:
     mon = Monitoring(server)
     server.register_rpc(NCM_NS, "get-schema", mon.get_schema)
     server.add_state_provider(mon.state)

@@ -17,8 +17,8 @@ from agent.errors import RpcError, RpcErrors
 from agent.rpc.base_ops import EDIT_DEFAULT_OPS, readable, select_data, visible, with_state
 from agent.rpc.context import RpcContext
 from agent.rpc.monitoring import DATASTORES, DS_NS
-from agent.rpc.params import one_of, rpc_path, uint_param
 from agent.yangdata import defaults, origin
+from agent.yangdata.params import one_of, rpc_path, uint_param
 from agent.yangdata.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo
 from agent.yangdata.xmltree import elements, text_of
 

@@ -15,9 +15,8 @@ import logging
 from lxml import etree
 
 from agent.errors import RpcError
-from agent.netconf.session import Session
 from agent.rpc.context import RpcContext
-from agent.server import Server
+from agent.rpc.host import ClientSession, Host
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +95,7 @@ def _name_matches(filt: etree._Element, node: etree._Element) -> bool:
 
 
 class Notifications:
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
 
     # -- create-subscription -----------------------------------------------------
@@ -228,10 +227,10 @@ class Notifications:
 
     # -- RFC 6470 session events ----------------------------------------------------
 
-    def session_started(self, session: Session) -> None:
+    def session_started(self, session: ClientSession) -> None:
         self.server.notify(self._session_event("netconf-session-start", session))
 
-    def session_gone(self, session: Session) -> None:
+    def session_gone(self, session: ClientSession) -> None:
         ev = self._session_event("netconf-session-end", session)
         if session.killed_by is not None:
             etree.SubElement(ev, f"{{{NCN_NS}}}killed-by").text = str(session.killed_by)
@@ -239,7 +238,7 @@ class Notifications:
         self.server.notify(ev)
 
     @staticmethod
-    def _session_event(name: str, session: Session) -> etree._Element:
+    def _session_event(name: str, session: ClientSession) -> etree._Element:
         ev = etree.Element(f"{{{NCN_NS}}}{name}", nsmap={None: NCN_NS})
         session_parms(ev, session.session_id, session.username, session.source_host)
         return ev
@@ -255,7 +254,7 @@ def session_parms(parent: etree._Element, session_id: int, username: str, host: 
         etree.SubElement(parent, q + "source-host").text = host
 
 
-def register(server: Server) -> Notifications:
+def register(server: Host) -> Notifications:
     n = Notifications(server)
     server.add_path_prefix("ncEvent", NOTIF_NS)
     server.add_capability(NOTIFICATION_CAP)

@@ -6,7 +6,7 @@ from lxml import etree
 
 from agent.errors import NC_NS, RpcError
 from agent.rpc.context import RpcContext
-from agent.rpc.params import U32_MAX, parse_uint, rpc_path
+from agent.yangdata.params import U32_MAX, parse_uint, rpc_path
 
 _SESSION_ID = f"{{{NC_NS}}}session-id"
 

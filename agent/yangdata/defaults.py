@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from agent.rpc.params import one_of, rpc_path
+from agent.yangdata.params import one_of, rpc_path
 from agent.yangdata.schema_index import CONTAINER, LEAF, LIST, SNodeInfo
 from agent.yangdata.xmltree import elements, new_element, text_of, with_nsmap
 

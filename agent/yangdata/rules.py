@@ -15,7 +15,7 @@ from agent.memif.config import (
     interface_path,
     socket_path,
 )
-from agent.rpc.params import U32_MAX, parse_uint
+from agent.yangdata.params import U32_MAX, parse_uint
 
 DEFAULT_SOCKET0 = "/run/vpp/memif.sock"
 
