@@ -68,14 +68,16 @@ class Applier:
                     "operation-failed", str(e), app_tag="dataplane-unavailable"
                 ) from None
             # What can fail on a full or read-only disk is saved before the dataplane
-            # changes: a failure there leaves everything as it was.
-            self.macs.reserve(target)
+            # changes: a failure there leaves everything as it was. The files are
+            # fsynced in a worker thread: a slow disk must not stall other sessions
+            # (the lock keeps anyone else off these objects meanwhile).
+            await asyncio.to_thread(self.macs.reserve, target)
             if self.sockets is not None:
-                self.sockets.reserve(target)
+                await asyncio.to_thread(self.sockets.reserve, target)
             await self._run(dp, self.applied, target)
             self.applied = target
             if self.sockets is not None:
-                self.sockets.settle(target)
+                await asyncio.to_thread(self.sockets.settle, target)
 
     async def setup(self, dp: Any, restarted: bool) -> None:
         """Prepares a new dataplane process (Supervisor's setup)."""

@@ -8,6 +8,7 @@ thousand steps), so a commit never blocks the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -40,7 +41,8 @@ class Transaction:
         try:
             await self._run(old, new)
         finally:
-            self.macs.save()
+            # fsync off the event loop (see Applier.apply)
+            await asyncio.to_thread(self.macs.save)
 
     async def _run(self, old: MemifConfig, new: MemifConfig) -> None:
         steps = plan(old, new)
