@@ -188,17 +188,16 @@ def register(server: Any, running: Callable[[], MemifConfig] | None) -> Applier 
 
     reader = StateReader(sup)
 
-    async def memif() -> list[etree._Element]:
+    async def dataplane_trees() -> list[etree._Element]:
+        # Both trees from one read: a <get> shows one snapshot of the dataplane.
         st = await reader.read()
         root = memif_state(st or {"sockets": [{"id": 0}], "interfaces": []}, socket0)
         root.append(dataplane_state(sup, reader.note))
-        return [root]
+        return [root, interfaces_state(st or {})]
 
-    async def interfaces() -> list[etree._Element]:
-        return [interfaces_state(await reader.read() or {})]
-
-    server.add_state_provider(memif, tags=(f"{{{MEMIF_NS}}}memif",))
-    server.add_state_provider(interfaces, tags=(f"{{{IF_NS}}}interfaces",))
+    server.add_state_provider(
+        dataplane_trees, tags=(f"{{{MEMIF_NS}}}memif", f"{{{IF_NS}}}interfaces")
+    )
     server.add_startup_hook(sup.start)
     server.add_shutdown_hook(sup.close)
     return applier
@@ -218,8 +217,8 @@ class StateReader:
     async def read(self) -> dict | None:
         """The state, or None while no process runs or it does not answer."""
         if self._fresh is not None:
-            # Read in this same step of the event loop (by the other provider of
-            # one <get>): nothing can have changed since.
+            # Read in this same step of the event loop (by another <get>):
+            # nothing can have changed since.
             return self._fresh
         sup = self.sup
         self.note = ""
