@@ -1,8 +1,10 @@
-"""The Server object every feature module plugs into (team contract, brief).
+"""The NETCONF front end: live sessions, the hello capabilities, the RPC table
+and its hooks, and the reply bytes for a dispatched request.
 
-It owns the RPC table, capabilities, state providers, hooks and the live
-sessions, and turns a parsed request into reply bytes. It does no I/O itself:
-agent.ssh.transport feeds it sessions, and tests may drive it directly.
+agent.app builds it and the parts that plug into it (each RPC module's
+register()); agent.ssh.transport feeds it sessions, and tests may drive it
+directly. It does no I/O itself. The RPC modules see it as an
+agent.rpc.host.Host, so they never depend on NETCONF's wire format.
 """
 
 from __future__ import annotations
