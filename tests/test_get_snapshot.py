@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from agent.app import build_server
-from agent.main import parse_args
+from agent.main import parse_args, prepare_state
 
 MEMIF = "{urn:memif-agent:yang:memif-agent}memif"
 INTERFACES = "{urn:ietf:params:xml:ns:yang:ietf-interfaces}interfaces"
@@ -16,6 +16,7 @@ def test_unfiltered_get_takes_one_dataplane_snapshot(tmp_path) -> None:
     opts = parse_args(
         ["--state-dir", str(tmp_path / "state"), "--socket0", str(tmp_path / "memif.sock")]
     )
+    prepare_state(opts)
 
     async def run() -> None:
         server = build_server(opts)
@@ -35,6 +36,8 @@ def test_unfiltered_get_takes_one_dataplane_snapshot(tmp_path) -> None:
                 tags = [node.tag for node in await server.collect_state()]
                 assert MEMIF in tags and INTERFACES in tags
                 assert len(reads) == n
+                # A later <get> (a later step of the loop) reads anew.
+                await asyncio.sleep(0)
         finally:
             await server.shutdown()
 
