@@ -27,6 +27,8 @@ from agent.netconf.session import (
     Session,
 )
 from agent.rpc.context import RpcContext
+from agent.rpc.dispatch import RpcTable
+from agent.rpc.host import Handler
 from agent.yangdata.filters import XPathRules
 from agent.yangdata.schema import module_ns
 
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[RpcContext, etree._Element], Any]
 StateProvider = Callable[[], list]
 
 # libyang's own bookkeeping modules are not something a client can use.
@@ -81,13 +82,12 @@ class Server:
         self.nacm: Nacm | None = None
         self.notifications: Notifications | None = None
         self.monitoring: Monitoring | None = None
-        self._rpcs: dict[str, Handler] = {}
+        self.rpcs = RpcTable(schema)
         self._capabilities: list[str] = [BASE10, BASE11]
         self._hello_caps: list[str] | None = None
         self._session_end_hooks: list[Callable[[int], Any]] = []
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
-        self._rpc_hooks: list[Callable[[RpcContext, etree._Element], None]] = []
         self._notification_router: Callable[[etree._Element], None] | None = None
         self._session_start_hooks: list[Callable[[Session], Any]] = []
         self._session_gone_hooks: list[Callable[[Session], Any]] = []
@@ -107,16 +107,13 @@ class Server:
     # -- registration (the contract) ---------------------------------------
 
     def register_rpc(self, ns: str, name: str, handler: Handler) -> None:
-        key = f"{{{ns}}}{name}"
-        if key in self._rpcs:
-            raise ValueError(f"RPC {name} in {ns} registered twice")
-        self._rpcs[key] = handler
+        self.rpcs.register(ns, name, handler)
 
     def add_path_prefix(self, prefix: str, ns: str) -> None:
         self.path_prefixes.setdefault(prefix, ns)
 
     def has_rpc(self, ns: str, name: str) -> bool:
-        return f"{{{ns}}}{name}" in self._rpcs
+        return self.rpcs.has(ns, name)
 
     def add_capability(self, uri: str) -> None:
         if uri not in self._capabilities:
@@ -142,7 +139,7 @@ class Server:
 
         Extension to the brief's contract, for access control (NACM).
         """
-        self._rpc_hooks.append(fn)
+        self.rpcs.add_hook(fn)
 
     def set_notification_router(self, fn: Callable[[etree._Element], None]) -> None:
         self._notification_router = fn
@@ -303,14 +300,12 @@ class Server:
     def dispatch(self, session: Session, request: Request):
         """Reply bytes for a request, or an awaitable of them for async handlers."""
         op = request.op
-        handler = self._rpcs.get(op.tag)
+        handler = self.rpcs.handler(op.tag)
         if handler is None:
-            return session.error_reply(request, [self._unknown_rpc(op)], bad_rpc=True)
+            return session.error_reply(request, [self.rpcs.unknown(op)], bad_rpc=True)
         ctx = RpcContext(self, session.session_id, session.username, request.message_id, session)
         try:
-            for hook in self._rpc_hooks:
-                hook(ctx, op)
-            result = handler(ctx, op)
+            result = self.rpcs.run(ctx, op, handler)
         except Exception as e:
             return self._error_reply(session, request, e)
         if hasattr(result, "__await__"):
@@ -341,34 +336,6 @@ class Server:
             )
             errors = [RpcError("operation-failed", f"internal error: {type(exc).__name__}: {exc}")]
         return session.error_reply(request, errors)
-
-    def _unknown_rpc(self, op: etree._Element) -> RpcError:
-        q = etree.QName(op)
-        if not q.namespace:
-            return RpcError(
-                "unknown-namespace",
-                f"operation <{q.localname}> has no namespace",
-                type="protocol",
-                info=[("bad-element", q.localname), ("bad-namespace", "")],
-            )
-        if not self._known_namespace(q.namespace):
-            return RpcError(
-                "unknown-namespace",
-                f"no YANG module of this server has namespace {q.namespace}",
-                type="protocol",
-                info=[("bad-element", q.localname), ("bad-namespace", q.namespace)],
-            )
-        return RpcError(
-            "operation-not-supported",
-            f"operation <{q.localname}> ({q.namespace}) is not supported",
-            type="protocol",
-            info=[("bad-element", q.localname)],
-        )
-
-    def _known_namespace(self, ns: str) -> bool:
-        if any(k.startswith(f"{{{ns}}}") for k in self._rpcs):
-            return True
-        return any(module_ns(m) == ns for m in self.schema)
 
 
 def message_limits(options: Any) -> MessageLimits:
