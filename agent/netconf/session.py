@@ -283,11 +283,34 @@ def _counts(msg: bytes) -> tuple[int, int]:
     return lt, end_tags
 
 
+def rpc_error_element(error: RpcError, nsmap: dict[str, str] | None = None) -> etree._Element:
+    """The <rpc-error> element; nsmap gives prefixes used in error-path."""
+    q = f"{{{NC_NS}}}"
+    err = etree.Element(q + "rpc-error", nsmap={None: NC_NS})
+    etree.SubElement(err, q + "error-type").text = error.type
+    etree.SubElement(err, q + "error-tag").text = error.tag
+    etree.SubElement(err, q + "error-severity").text = error.severity
+    if error.app_tag:
+        etree.SubElement(err, q + "error-app-tag").text = error.app_tag
+    if error.path:
+        p = etree.SubElement(err, q + "error-path", nsmap=nsmap or None)
+        p.text = error.path
+    msg = etree.SubElement(err, q + "error-message")
+    msg.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
+    msg.text = error.message
+    if error.info:
+        info = etree.SubElement(err, q + "error-info")
+        for tag, text in error.info:
+            etree.SubElement(info, q + tag).text = text
+    return err
+
+
 def error_xml(
     errors: Iterable[RpcError], prefixes: Mapping[str, str] = BASE_PATH_PREFIXES
 ) -> bytes:
     return b"".join(
-        etree.tostring(e.to_xml(path_nsmap(e.path, prefixes)), with_tail=False) for e in errors
+        etree.tostring(rpc_error_element(e, path_nsmap(e.path, prefixes)), with_tail=False)
+        for e in errors
     )
 
 
