@@ -67,6 +67,8 @@ def build_server(options: Any, modules: Collection[str] = FEATURES) -> Server:
     if "agent.rpc.notifications" in want:
         server.notifications = notifications.register(server)
     if "agent.rpc.base_ops" not in want:
+        if "agent.memif.apply" in want:
+            apply.register(server, None)
         if "agent.nacm.enforce" in want:
             server.nacm = nacm.Nacm(server, lambda: None, server.users)
             nacm.register(server, server.nacm)
