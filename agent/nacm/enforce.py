@@ -28,6 +28,7 @@ from agent.nacm.rules import (
     policy_from,
 )
 from agent.rpc.context import RpcContext
+from agent.rpc.host import Host
 from agent.yangdata.schema_index import LEAF, LEAFLIST, LIST, SNodeInfo, index_for
 from agent.yangdata.tree_diff import changes, path_step, step_keys
 from agent.yangdata.xmltree import NC, elements, entries_by_key, find_match, key_values
@@ -51,7 +52,7 @@ _WRITER_RPCS = {"lock", "commit", "cancel-commit"}
 class Nacm:
     def __init__(
         self,
-        server: Any,
+        server: Host,
         running: Callable[[], etree._Element | None],
         users: GroupSource | None = None,
     ) -> None:
@@ -479,7 +480,7 @@ def _xpath(module: str, names: tuple[str, ...], keys: tuple) -> str:
     )
 
 
-def register(server: Any, nacm: Nacm) -> None:
+def register(server: Host, nacm: Nacm) -> None:
     """Checks on every RPC and notification; the datastores get `nacm` as their
     WriteAccess when they are built (agent.app)."""
     server.add_rpc_hook(nacm.check_rpc)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from copy import deepcopy
-from typing import Any
 
 from lxml import etree
 
@@ -16,6 +15,7 @@ from agent.datastore.edit import OP_ATTR, Editor
 from agent.datastore.store import Datastores
 from agent.errors import RpcError, RpcErrors
 from agent.rpc.context import RpcContext
+from agent.rpc.host import Host
 from agent.yangdata import defaults, filters
 from agent.yangdata.key_index import KeyIndex
 from agent.yangdata.params import U32_MAX, one_of, rpc_path, uint_param
@@ -377,7 +377,7 @@ HANDLERS = {
 }
 
 
-def register(server: Any, ds: Datastores) -> None:
+def register(server: Host, ds: Datastores) -> None:
     for uri in CAPABILITIES:
         server.add_capability(uri)
     for name, fn in HANDLERS.items():

@@ -20,6 +20,7 @@ from lxml import etree
 
 from agent.memif.config import MemifConfig
 from agent.memif.typed_view import TypedViews
+from agent.rpc.host import Host
 from agent.rpc.notifications import NCN_NS, Notifications, session_parms
 from agent.yangdata.schema import MEMIF_NS
 from agent.yangdata.schema_index import index_for
@@ -35,7 +36,7 @@ _OPERATION = {"create": "create", "delete": "delete", "update": "replace"}
 
 
 class ConfigEvents:
-    def __init__(self, server: Any, notifications: Notifications, typed: TypedViews) -> None:
+    def __init__(self, server: Host, notifications: Notifications, typed: TypedViews) -> None:
         self.server = server
         self.notifications = notifications
         self.typed = typed  # the datastores' typed views
@@ -163,6 +164,6 @@ def _later(fn: Callable[..., None], *args: Any) -> None:
         fn(*args)
 
 
-def register(server: Any, notifications: Notifications, typed: TypedViews) -> ConfigEvents:
+def register(server: Host, notifications: Notifications, typed: TypedViews) -> ConfigEvents:
     """The events the datastores are built with (agent.app)."""
     return ConfigEvents(server, notifications, typed)

@@ -19,6 +19,7 @@ from lxml import etree
 
 from agent.errors import NC_NS, RpcError
 from agent.rpc.context import RpcContext
+from agent.rpc.host import Host
 from agent.yangdata.params import rpc_path
 from agent.yangdata.schema_index import module_namespaces
 
@@ -172,7 +173,7 @@ def _unknown_element(
     )
 
 
-def register(server: Any) -> None:
+def register(server: Host) -> None:
     url = frozenset({f"{{{NC_NS}}}url", "{urn:ietf:params:xml:ns:yang:ietf-netconf-nmda}url"})
     known = frozenset(module_namespaces(server.schema)) | {NOTIF_NS}
     server.add_rpc_hook(InputCheck(input_schema(server.schema), url, known))

@@ -9,13 +9,12 @@ YANG library does not list it). Origin metadata: agent.yangdata.origin.
 
 from __future__ import annotations
 
-from typing import Any
-
 from lxml import etree
 
 from agent.errors import RpcError, RpcErrors
 from agent.rpc.base_ops import EDIT_DEFAULT_OPS, readable, select_data, visible, with_state
 from agent.rpc.context import RpcContext
+from agent.rpc.host import Host
 from agent.rpc.monitoring import DATASTORES, DS_NS
 from agent.yangdata import defaults, origin
 from agent.yangdata.params import one_of, rpc_path, uint_param
@@ -264,7 +263,7 @@ async def edit_data(ctx: RpcContext, op: etree._Element) -> None:
         raise RpcErrors(errors)
 
 
-def register(server: Any) -> None:
+def register(server: Host) -> None:
     """Needs the datastores (agent.rpc.base_ops)."""
     server.register_rpc(NMDA_NS, "get-data", get_data)
     server.register_rpc(NMDA_NS, "edit-data", edit_data)
