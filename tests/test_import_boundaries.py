@@ -137,3 +137,30 @@ def test_the_walker_sees_imports_in_functions_and_type_checking_blocks():
         "agent.netconf.probe imports libyang (room agent.netconf)",
     ]
     assert "asyncssh" in imports_of(AGENT / "ssh" / "transport.py")
+
+
+def _members(proto: type) -> set[str]:
+    names = set(getattr(proto, "__annotations__", {}))
+    names |= {n for n, v in vars(proto).items() if not n.startswith("_") and callable(v)}
+    names |= {n for n, v in vars(proto).items() if isinstance(v, property)}
+    return names
+
+
+def test_the_netconf_server_and_session_are_what_the_rpc_layer_is_typed_against():
+    # The RPC layer names only these protocols; the NETCONF front end must keep
+    # providing every member of them (a RESTCONF one would be held to the same).
+    from types import SimpleNamespace
+
+    from agent.netconf.session import Session
+    from agent.rpc.host import ClientSession, Host
+    from agent.server import Server
+
+    server = Server(SimpleNamespace(max_message_size=0))
+    session = server.new_session("alice")
+    assert isinstance(session, Session)
+    missing = [n for n in sorted(_members(Host)) if not hasattr(server, n)]
+    assert missing == []
+    missing = [n for n in sorted(_members(ClientSession)) if not hasattr(session, n)]
+    assert missing == []
+    assert {"register_rpc", "datastores", "sessions"} <= _members(Host)
+    assert {"is_open", "end_reason", "close_after_reply"} <= _members(ClientSession)
