@@ -145,7 +145,7 @@ def check(opts: argparse.Namespace) -> int:
     """--check-config, once the options parsed: check the files they name; exit status."""
     problems = []
     if opts.users.exists():
-        from agent.users import UserDB
+        from agent.ssh.users import UserDB
 
         try:
             UserDB(opts.users)

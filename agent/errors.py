@@ -1,14 +1,13 @@
 """RFC 6241 <rpc-error> as a Python exception.
 
-Every layer raises RpcError; only the session layer turns it into XML, so the
-error fields (type, tag, path, message) are decided where the fault is known.
+Every layer raises RpcError; only a front end turns it into its wire form
+(agent.netconf.session for NETCONF XML), so the error fields (type, tag, path,
+message) are decided where the fault is known.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from lxml import etree
 
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
@@ -62,27 +61,6 @@ class RpcError(Exception):
     def __str__(self) -> str:
         where = f" at {self.path}" if self.path else ""
         return f"{self.type}/{self.tag}{where}: {self.message}"
-
-    def to_xml(self, nsmap: dict[str, str] | None = None) -> etree._Element:
-        """Build the <rpc-error> element; nsmap gives prefixes used in error-path."""
-        q = f"{{{NC_NS}}}"
-        err = etree.Element(q + "rpc-error", nsmap={None: NC_NS})
-        etree.SubElement(err, q + "error-type").text = self.type
-        etree.SubElement(err, q + "error-tag").text = self.tag
-        etree.SubElement(err, q + "error-severity").text = self.severity
-        if self.app_tag:
-            etree.SubElement(err, q + "error-app-tag").text = self.app_tag
-        if self.path:
-            p = etree.SubElement(err, q + "error-path", nsmap=nsmap or None)
-            p.text = self.path
-        msg = etree.SubElement(err, q + "error-message")
-        msg.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
-        msg.text = self.message
-        if self.info:
-            info = etree.SubElement(err, q + "error-info")
-            for tag, text in self.info:
-                etree.SubElement(info, q + tag).text = text
-        return err
 
 
 class RpcErrors(Exception):

@@ -261,7 +261,7 @@ def prepare_state(opts: argparse.Namespace) -> None:
             log.warning("host key %s has mode %o; tightening to 0600", opts.host_key, kmode)
             os.chmod(opts.host_key, 0o600)
     if not opts.users.exists():
-        from agent.users import write_default_users
+        from agent.ssh.users import write_default_users
 
         write_default_users(opts.users)
         log.warning(
@@ -287,8 +287,8 @@ def raise_nofile_limit() -> None:
 
 
 async def serve(opts: argparse.Namespace) -> None:
-    from agent import transport
     from agent.app import build_server
+    from agent.ssh import transport
 
     server = build_server(opts)
     await server.startup()
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.check_config:
         return config_file.check(opts)
     if opts.hash_password:
-        from agent.users import hash_password
+        from agent.ssh.users import hash_password
 
         if sys.stdin.isatty():
             import getpass

@@ -1,8 +1,10 @@
-"""The Server object every feature module plugs into (team contract, brief).
+"""The NETCONF front end: live sessions, the hello capabilities, the RPC table
+and its hooks, and the reply bytes for a dispatched request.
 
-It owns the RPC table, capabilities, state providers, hooks and the live
-sessions, and turns a parsed request into reply bytes. It does no I/O itself:
-agent.transport feeds it sessions, and tests may drive it directly.
+agent.app builds it and the parts that plug into it (each RPC module's
+register()); agent.ssh.transport feeds it sessions, and tests may drive it
+directly. It does no I/O itself. The RPC modules see it as an
+agent.rpc.host.Host, so they never depend on NETCONF's wire format.
 """
 
 from __future__ import annotations
@@ -11,17 +13,35 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
 from agent.errors import RpcError, RpcErrors
-from agent.rpc_context import RpcContext
-from agent.session import BASE10, BASE11, PATH_PREFIXES, MessageLimits, Request, Session
+from agent.netconf.session import (
+    BASE10,
+    BASE11,
+    BASE_PATH_PREFIXES,
+    MessageLimits,
+    Request,
+    Session,
+)
+from agent.rpc.context import RpcContext
+from agent.rpc.dispatch import RpcTable
+from agent.rpc.host import Handler
+from agent.yangdata.filters import XPathRules
+from agent.yangdata.schema import module_ns
+
+if TYPE_CHECKING:
+    from agent.datastore.store import Datastores
+    from agent.nacm.enforce import Nacm
+    from agent.rpc.monitoring import Monitoring
+    from agent.rpc.notifications import Notifications
+    from agent.ssh.users import UserDB
+    from dataplane.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[RpcContext, etree._Element], Any]
 StateProvider = Callable[[], list]
 
 # libyang's own bookkeeping modules are not something a client can use.
@@ -46,7 +66,7 @@ class Statistics:
 class Server:
     def __init__(self, options: Any, schema: Any = None) -> None:
         if schema is None:
-            from agent.schema import shared_context
+            from agent.yangdata.schema import shared_context
 
             schema = shared_context()
         self.options = options
@@ -55,39 +75,45 @@ class Server:
         self.stats = Statistics()
         # (provider, the top-level tags it returns, or None if unknown)
         self.state_providers: list[tuple[StateProvider, frozenset[str] | None]] = []
-        self.datastores: Any = None
-        self.applier: Any = None
-        self.dataplane: Any = None
-        self.users: Any = None  # agent.users.UserDB, set by agent.app
-        self._rpcs: dict[str, Handler] = {}
+        # The parts agent.app builds and hands over (None: not built).
+        self.datastores: Datastores | None = None
+        self.dataplane: Supervisor | None = None
+        self.users: UserDB | None = None
+        self.nacm: Nacm | None = None
+        self.notifications: Notifications | None = None
+        self.monitoring: Monitoring | None = None
+        self.rpcs = RpcTable(schema)
         self._capabilities: list[str] = [BASE10, BASE11]
         self._hello_caps: list[str] | None = None
         self._session_end_hooks: list[Callable[[int], Any]] = []
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
-        self._rpc_hooks: list[Callable[[RpcContext, etree._Element], None]] = []
         self._notification_router: Callable[[etree._Element], None] | None = None
         self._session_start_hooks: list[Callable[[Session], Any]] = []
         self._session_gone_hooks: list[Callable[[Session], Any]] = []
         self.notification_checks: list[Callable[[Session, etree._Element], bool]] = []
         self._next_session_id = 1
         self.message_limits = message_limits(options)
-        _set_xpath_limits(options)
+        # Prefix -> namespace for what error-paths and XPath filters may use
+        # undeclared: "nc", then module names and prefixes of the schema.
+        # Feature modules may add theirs (add_path_prefix) before sessions start.
+        self.path_prefixes: dict[str, str] = dict(BASE_PATH_PREFIXES)
         for m in schema:
             ns = module_ns(m)
-            PATH_PREFIXES.setdefault(m.name(), ns)
-            PATH_PREFIXES.setdefault(m.prefix(), ns)
+            self.path_prefixes.setdefault(m.name(), ns)
+            self.path_prefixes.setdefault(m.prefix(), ns)
+        self.xpath_rules = xpath_rules(options, self.path_prefixes)
 
     # -- registration (the contract) ---------------------------------------
 
     def register_rpc(self, ns: str, name: str, handler: Handler) -> None:
-        key = f"{{{ns}}}{name}"
-        if key in self._rpcs:
-            raise ValueError(f"RPC {name} in {ns} registered twice")
-        self._rpcs[key] = handler
+        self.rpcs.register(ns, name, handler)
+
+    def add_path_prefix(self, prefix: str, ns: str) -> None:
+        self.path_prefixes.setdefault(prefix, ns)
 
     def has_rpc(self, ns: str, name: str) -> bool:
-        return f"{{{ns}}}{name}" in self._rpcs
+        return self.rpcs.has(ns, name)
 
     def add_capability(self, uri: str) -> None:
         if uri not in self._capabilities:
@@ -113,7 +139,7 @@ class Server:
 
         Extension to the brief's contract, for access control (NACM).
         """
-        self._rpc_hooks.append(fn)
+        self.rpcs.add_hook(fn)
 
     def set_notification_router(self, fn: Callable[[etree._Element], None]) -> None:
         self._notification_router = fn
@@ -207,6 +233,7 @@ class Server:
             max_message_size=getattr(self.options, "max_message_size", 0) or 0,
             source_host=source_host,
             limits=self.message_limits,
+            path_prefixes=self.path_prefixes,
         )
         self.sessions[sid] = session
         self.stats.in_sessions += 1
@@ -221,7 +248,7 @@ class Server:
         """Forget a session and run the end hooks (locks, subscriptions); idempotent."""
         if self.sessions.pop(session.session_id, None) is None:
             return
-        session.state = "closed"
+        session.ended()
         st = self.stats
         st.in_rpcs += session.in_rpcs
         st.in_bad_rpcs += session.in_bad_rpcs
@@ -247,8 +274,7 @@ class Server:
         if session is None:
             return False
         self.stats.dropped_sessions += 1
-        session.end_reason = "killed"
-        session.killed_by = killed_by
+        session.killed(killed_by)
         session.close(reason)
         # The transport ends the session when the channel closes; do it now too,
         # so the victim's locks are free when kill-session replies <ok/>.
@@ -274,14 +300,12 @@ class Server:
     def dispatch(self, session: Session, request: Request):
         """Reply bytes for a request, or an awaitable of them for async handlers."""
         op = request.op
-        handler = self._rpcs.get(op.tag)
+        handler = self.rpcs.handler(op.tag)
         if handler is None:
-            return session.error_reply(request, [self._unknown_rpc(op)], bad_rpc=True)
+            return session.error_reply(request, [self.rpcs.unknown(op)], bad_rpc=True)
         ctx = RpcContext(self, session.session_id, session.username, request.message_id, session)
         try:
-            for hook in self._rpc_hooks:
-                hook(ctx, op)
-            result = handler(ctx, op)
+            result = self.rpcs.run(ctx, op, handler)
         except Exception as e:
             return self._error_reply(session, request, e)
         if hasattr(result, "__await__"):
@@ -313,34 +337,6 @@ class Server:
             errors = [RpcError("operation-failed", f"internal error: {type(exc).__name__}: {exc}")]
         return session.error_reply(request, errors)
 
-    def _unknown_rpc(self, op: etree._Element) -> RpcError:
-        q = etree.QName(op)
-        if not q.namespace:
-            return RpcError(
-                "unknown-namespace",
-                f"operation <{q.localname}> has no namespace",
-                type="protocol",
-                info=[("bad-element", q.localname), ("bad-namespace", "")],
-            )
-        if not self._known_namespace(q.namespace):
-            return RpcError(
-                "unknown-namespace",
-                f"no YANG module of this server has namespace {q.namespace}",
-                type="protocol",
-                info=[("bad-element", q.localname), ("bad-namespace", q.namespace)],
-            )
-        return RpcError(
-            "operation-not-supported",
-            f"operation <{q.localname}> ({q.namespace}) is not supported",
-            type="protocol",
-            info=[("bad-element", q.localname)],
-        )
-
-    def _known_namespace(self, ns: str) -> bool:
-        if any(k.startswith(f"{{{ns}}}") for k in self._rpcs):
-            return True
-        return any(module_ns(m) == ns for m in self.schema)
-
 
 def message_limits(options: Any) -> MessageLimits:
     """The per-message bounds from the agent options (absent ones: defaults)."""
@@ -352,21 +348,16 @@ def message_limits(options: Any) -> MessageLimits:
     return MessageLimits(**values, offload_size=base.offload_size)
 
 
-def _set_xpath_limits(options: Any) -> None:
-    from agent import filters
-
+def xpath_rules(options: Any, prefixes: dict[str, str]) -> XPathRules:
+    """The :xpath filter bounds from the agent options (absent ones: defaults)."""
+    base = XPathRules()
     budget = getattr(options, "xpath_budget", None)
     depth = getattr(options, "max_xpath_depth", None)
-    if budget is not None:
-        filters.XPATH_BUDGET = int(budget)
-    if depth is not None:
-        filters.XPATH_MAX_DEPTH = int(depth)
-
-
-def module_ns(module) -> str:
-    from libyang.util import c2str
-
-    return c2str(module.cdata.ns)
+    return XPathRules(
+        budget=base.budget if budget is None else int(budget),
+        max_depth=base.max_depth if depth is None else int(depth),
+        prefixes=prefixes,
+    )
 
 
 def _revision(module) -> str:

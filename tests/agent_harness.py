@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from agent.framing import Framer
+from agent.netconf.framing import Framer
 
 REPO = Path(__file__).resolve().parent.parent
 _LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")

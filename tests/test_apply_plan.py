@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
-from agent.apply_plan import plan
-from agent.apply_txn import Transaction
 from agent.errors import RpcError
-from agent.mac import MacStore
-from agent.memif_config import Interface, MemifConfig
+from agent.memif.config import Interface, MemifConfig
+from agent.memif.mac import MacStore
+from agent.memif.plan import plan
+from agent.memif.txn import Transaction
 
 
 def cfg(sockets: dict[int, str], *itfs: Interface) -> MemifConfig:

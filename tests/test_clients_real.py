@@ -27,7 +27,7 @@ def _memif_ns() -> str:
 @pytest.fixture(scope="module")
 def client_agent(tmp_path_factory):
     """An agent whose admin also logs in with an SSH key (OpenSSH in batch mode)."""
-    from agent.users import hash_password
+    from agent.ssh.users import hash_password
 
     work = tmp_path_factory.mktemp("clients")
     key = work / "id_ed25519"

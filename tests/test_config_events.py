@@ -198,7 +198,7 @@ def test_filtered_subscriptions(ag) -> None:
 
 
 def test_subscription_may_want() -> None:
-    from agent.notifications import Subscription
+    from agent.rpc.notifications import Subscription
 
     links = Subscription("NETCONF", "subtree", [etree.Element(f"{{{NS}}}link-state-change")])
     assert links.may_want(f"{{{NS}}}link-state-change")

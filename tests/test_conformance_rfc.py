@@ -374,7 +374,7 @@ def test_confirmed_commit_10_is_advertised(ag):
 
 
 def test_unfiltered_get_validates_against_the_advertised_schema(start_agent, tmp_path):
-    from agent.schema import new_context
+    from agent.yangdata.schema import new_context
 
     a = start_agent(tmp_path / "dp")  # with the dataplane: interface state is reported
     m = a.connect()

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from lxml import etree
 
-from agent.edit import Editor
-from agent.schema import shared_context
-from agent.schema_index import index_for
+from agent.datastore.edit import Editor
+from agent.yangdata.schema import shared_context
+from agent.yangdata.schema_index import index_for
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NS = "urn:memif-agent:yang:memif-agent"

@@ -1,4 +1,4 @@
-"""The edit engine remembers where list entries were (agent/edit.py _POSITIONS):
+"""The edit engine remembers where list entries were (agent/datastore/edit.py _POSITIONS):
 a stale or foreign hint must never make it edit the wrong entry."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from copy import deepcopy
 
 from lxml import etree
 
-from agent import edit as edit_mod
-from agent.edit import Editor
-from agent.schema import shared_context
-from agent.schema_index import index_for
+from agent.datastore import edit as edit_mod
+from agent.datastore.edit import Editor
+from agent.yangdata.schema import shared_context
+from agent.yangdata.schema_index import index_for
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NS = "urn:memif-agent:yang:memif-agent"

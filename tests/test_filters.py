@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from agent import filters
-from agent.key_index import KeyIndex
-from agent.schema import shared_context
-from agent.schema_index import index_for
+from agent.yangdata import filters
+from agent.yangdata.key_index import KeyIndex
+from agent.yangdata.schema import shared_context
+from agent.yangdata.schema_index import index_for
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NS = "urn:memif-agent:yang:memif-agent"

@@ -1,4 +1,4 @@
-"""RFC 6242 framing, fed byte vectors (agent.framing is sans-I/O)."""
+"""RFC 6242 framing, fed byte vectors (agent.netconf.framing is sans-I/O)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.framing import Framer, FramingError, MessageTooBig, encode
+from agent.netconf.framing import Framer, FramingError, MessageTooBig, encode
 
 
 def chunked() -> Framer:

@@ -1,4 +1,4 @@
-"""Big messages leave the framer as the pieces they arrived in (agent.framing.Pieces),
+"""Big messages leave the framer as the pieces they arrived in (agent.netconf.framing.Pieces),
 in both framings, byte-identical to what was sent whatever the read sizes."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from agent.framing import Framer, Pieces
+from agent.netconf.framing import Framer, Pieces
 
 
 def _drain(f: Framer, data: bytes, rng: random.Random) -> list[bytes]:

@@ -17,8 +17,7 @@ GET_CONFIG = b"<get-config><source><running/></source></get-config>"
 
 
 def _ns_memif() -> str:
-    from agent.schema import shared_context
-    from agent.server import module_ns
+    from agent.yangdata.schema import module_ns, shared_context
 
     return module_ns(next(m for m in shared_context() if m.name() == "memif-agent"))
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from types import SimpleNamespace
 
 import pytest
 from lxml import etree
 
-from agent.datastore import Datastores
+from agent.datastore.store import Datastores
 from agent.errors import RpcError, RpcErrors
-from agent.schema import shared_context
 from agent.worker import Worker
+from agent.yangdata.schema import shared_context
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NS = "urn:memif-agent:yang:memif-agent"
@@ -61,9 +60,8 @@ class SlowWorker(Worker):
 async def make(tmp_path) -> Datastores:
     """Datastores on the slow worker, running holding N interfaces (ring 10);
     built inside the test's event loop (its commit lock belongs to that loop)."""
-    server = SimpleNamespace(schema=shared_context(), options=SimpleNamespace(socket0=None))
     worker = SlowWorker()
-    ds = Datastores(server, tmp_path, worker)
+    ds = Datastores(shared_context(), tmp_path, worker=worker)
     worker.release.set()
     await ds.edit("running", config(SOCKET + interfaces(N, 10)), 1)
     hold(ds)

@@ -1,4 +1,4 @@
-"""The XPath cost bound and name resolution of agent.xpath_expr, on data shaped
+"""The XPath cost bound and name resolution of agent.yangdata.xpath_expr, on data shaped
 like a datastore of memif interfaces."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ import time
 import pytest
 from lxml import etree
 
-from agent import xpath_expr as X
 from agent.errors import RpcError
+from agent.yangdata import xpath_expr as X
 
 NS = "urn:x"
 
 
 def _index() -> dict:
-    from agent.schema_index import SNodeInfo
+    from agent.yangdata.schema_index import SNodeInfo
 
     leaves = {
         f"{{{NS}}}{k}": SNodeInfo(f"{{{NS}}}{k}", "leaf", True)
@@ -156,7 +156,7 @@ def test_reference_event_shape_is_the_measured_one():
     """The bound of a notification filter is taken on a 10,000-edit
     config-change whose shape is extrapolated from two small ones: it is the
     shape of the real event."""
-    from agent import notifications
+    from agent.rpc import notifications
 
     assert notifications.reference_shape(2000) == X.Shape.of(
         [notifications.config_change_event(2000)]

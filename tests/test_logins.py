@@ -14,8 +14,8 @@ import paramiko
 import pytest
 from agent_harness import Raw, arun
 
-from agent.logins import BURST, POLL, LoginGuard
-from agent.users import hash_password
+from agent.ssh.logins import BURST, POLL, LoginGuard
+from agent.ssh.users import hash_password
 
 
 @pytest.fixture

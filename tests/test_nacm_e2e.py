@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from ncclient.operations.rpc import RPCError
 
-from agent.users import hash_password
+from agent.ssh.users import hash_password
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NS = "urn:memif-agent:yang:memif-agent"

@@ -2,7 +2,7 @@
 
 from lxml import etree
 
-from agent.nacm_rules import NACM_NS, builtin_policy, parse_path, path_names, policy_from
+from agent.nacm.rules import NACM_NS, builtin_policy, parse_path, path_names, policy_from
 
 NS = "urn:memif-agent:yang:memif-agent"
 

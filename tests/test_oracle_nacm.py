@@ -9,7 +9,7 @@ from agent_harness import Raw, arun, rpc
 from lxml import etree
 from ncclient.operations.rpc import RPCError
 
-from agent.users import hash_password
+from agent.ssh.users import hash_password
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NS = "urn:memif-agent:yang:memif-agent"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from agent import persist
+from agent.datastore import persist
 
 NS = "urn:memif-agent:yang:memif-agent"
 

@@ -28,7 +28,7 @@ from rpc_fuzz_corpus import CORPUS, DS, NACM, NC, NMDA, NS, OPS
 from rpc_fuzz_mutate import Request, requests
 from rpc_fuzz_oracle import AgentGone, Finding, Fuzzer, operation_of, parse_sent, short, tracebacks
 
-from agent.users import hash_password
+from agent.ssh.users import hash_password
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 SEED = os.environ.get("FUZZ_SEED")

@@ -19,7 +19,7 @@ from ncclient.transport.errors import AuthenticationError
 
 from agent import config_file, service
 from agent.main import build_parser
-from agent.users import User, format_user, hash_password
+from agent.ssh.users import User, format_user, hash_password
 
 AGENT = [sys.executable, "-m", "agent.main"]
 

@@ -14,10 +14,10 @@ from lxml import etree
 from ncclient.operations.rpc import RPCError
 from ncclient.xml_ import to_ele
 
-from agent import transport
 from agent.app import build_server
 from agent.errors import NC_NS
-from agent.schema import YANG_DIR, shared_context
+from agent.ssh import transport
+from agent.yangdata.schema import YANG_DIR, shared_context
 
 KILL_BAD = b"<kill-session><session-id>4000000</session-id></kill-session>"
 NCM = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
@@ -67,7 +67,7 @@ def test_get_schema_yin_and_errors(core):
 def _server_with_sessions():
     srv = build_server(
         SimpleNamespace(max_message_size=0, users=None),
-        modules=("agent.ops_session", "agent.monitoring", "agent.notifications"),
+        modules=("agent.rpc.session_ops", "agent.rpc.monitoring", "agent.rpc.notifications"),
     )
     s = srv.new_session("alice", "192.0.2.7")
     s.receive(
@@ -197,7 +197,7 @@ def test_async_handlers_keep_reply_order_and_kill_releases(tmp_path):
     key = tmp_path / "hostkey"
     key.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
     users = tmp_path / "users"
-    from agent.users import write_default_users
+    from agent.ssh.users import write_default_users
 
     write_default_users(users)
     opts = SimpleNamespace(
@@ -210,7 +210,7 @@ def test_async_handlers_keep_reply_order_and_kill_releases(tmp_path):
         hello_timeout=0,
         login_timeout=10,
     )
-    srv = build_server(opts, modules=("agent.ops_session",))
+    srv = build_server(opts, modules=("agent.rpc.session_ops",))
     released = []
     srv.add_session_end_hook(released.append)
 

@@ -9,9 +9,9 @@ import pytest
 from lxml import etree
 
 from agent.errors import NC_NS, RpcError, RpcErrors
-from agent.framing import Framer
+from agent.netconf.framing import Framer
+from agent.netconf.session import BASE10, BASE11, CLOSE, Request
 from agent.server import Server
-from agent.session import BASE10, BASE11, CLOSE, Request
 
 HELLO11 = (
     b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from agent.state_interfaces import IF_NS, interfaces_state
-from agent.state_memif import (
+from agent.memif.interfaces_state import IF_NS, interfaces_state
+from agent.memif.state import (
     COUNTERS,
     INTERFACE_STATE,
     MEMIF_NS,

@@ -242,7 +242,7 @@ def client_keys():
 
 
 def test_public_key_login(start_agent, tmp_path, client_keys):
-    from agent.users import hash_password
+    from agent.ssh.users import hash_password
 
     ed, ec, rsa = (client_keys[k] for k in ("ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"))
     other = asyncssh.generate_private_key("ssh-ed25519")
@@ -361,7 +361,7 @@ def test_busy_client_is_not_dropped_by_keepalive(start_agent, tmp_path):
 
 
 def test_asyncssh_internals_the_transport_relies_on():
-    # agent.transport overrides these per connection (IGNORE padding, keepalive
+    # agent.ssh.transport overrides these per connection (IGNORE padding, keepalive
     # timer); an asyncssh upgrade that renames them must fail here, not silently.
     import asyncssh.connection as c
 

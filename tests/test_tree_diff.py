@@ -1,12 +1,12 @@
-"""agent.tree_diff on hand-made trees: what NACM checks and config-change reports."""
+"""agent.yangdata.tree_diff on hand-made trees: what NACM checks and config-change reports."""
 
 from __future__ import annotations
 
 from lxml import etree
 
-from agent.schema import shared_context
-from agent.schema_index import index_for
-from agent.tree_diff import changes
+from agent.yangdata.schema import shared_context
+from agent.yangdata.schema_index import index_for
+from agent.yangdata.tree_diff import changes
 
 NS = "urn:memif-agent:yang:memif-agent"
 NACM = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"

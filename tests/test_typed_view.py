@@ -1,4 +1,4 @@
-"""The typed view an edit derives incrementally (agent/typed_view.py) must equal
+"""The typed view an edit derives incrementally (agent/memif/typed_view.py) must equal
 a whole re-read of the edited tree, error or not, for any edit sequence."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from agent.config_events import touched_entries
-from agent.edit import Editor
+from agent.datastore.edit import Editor
 from agent.errors import RpcErrors
-from agent.memif_config import MemifConfig
-from agent.schema import shared_context
-from agent.schema_index import index_for
-from agent.tree_diff import changes
-from agent.typed_view import TypedViews, after_edit
+from agent.memif.config import MemifConfig
+from agent.memif.typed_view import TypedViews, after_edit
+from agent.rpc.config_events import touched_entries
+from agent.yangdata.schema import shared_context
+from agent.yangdata.schema_index import index_for
+from agent.yangdata.tree_diff import changes
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NS = "urn:memif-agent:yang:memif-agent"
@@ -130,7 +130,7 @@ MODULES = {NS: "memif-agent"}
 @given(st.lists(edit_doc(), min_size=1, max_size=4), st.integers(0, 3))
 def test_touched_entries_narrow_the_config_change_diff_exactly(edits, committed_at):
     """netconf-config-change compares only the entries whose typed objects differ
-    (agent.config_events.touched_entries): it must report what the full diff does,
+    (agent.rpc.config_events.touched_entries): it must report what the full diff does,
     between a 'running' and a 'candidate' several accepted edits later."""
     tree, view = START, MemifConfig.from_config(START)
     running, running_view = tree, view

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from agent.users import UserDB, hash_password, parse_users, verify_password
+from agent.ssh.users import UserDB, hash_password, parse_users, verify_password
 
 
 def test_scrypt_hash_verifies_and_is_salted():

@@ -1,5 +1,5 @@
 """The typed memif parse accepts exactly what libyang accepts for the memif
-model: commits skip libyang for <memif> (agent.validate._TYPED), so the two
+model: commits skip libyang for <memif> (agent.yangdata.validate._TYPED), so the two
 must never disagree."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from agent.errors import RpcErrors
-from agent.memif_config import MemifConfig
-from agent.schema import shared_context
+from agent.memif.config import MemifConfig
+from agent.yangdata.schema import shared_context
 
 NS = "urn:memif-agent:yang:memif-agent"
 

@@ -7,8 +7,8 @@ import pytest
 from lxml import etree
 
 from agent.errors import RpcError, RpcErrors
-from agent.memif_config import MemifConfig
-from agent.validate import validate_config
+from agent.memif.config import MemifConfig
+from agent.yangdata.validate import validate_config
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NS = "urn:memif-agent:yang:memif-agent"

@@ -5,7 +5,7 @@ import time
 
 from lxml import etree
 
-from agent.validate import validate_config
+from agent.yangdata.validate import validate_config
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NS = "urn:memif-agent:yang:memif-agent"

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.schema import YANG_DIR, standard_module_dirs
+from agent.yangdata.schema import YANG_DIR, standard_module_dirs
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = YANG_DIR / "memif-agent.yang"

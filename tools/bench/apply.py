@@ -132,7 +132,7 @@ def med(values: list[float]) -> float:
 
 
 def disk_write(state: Path, rounds: int) -> list[float]:
-    from agent import persist
+    from agent.datastore import persist
 
     data = (state / "running.xml").read_bytes()
     out = []

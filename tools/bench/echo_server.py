@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncssh
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from agent.transport import without_ignore_padding  # noqa: E402
+from agent.ssh.transport import without_ignore_padding  # noqa: E402
 
 HELLO = (
     b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'

@@ -20,15 +20,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from agent.datastore import Datastores  # noqa: E402
-from agent.schema import shared_context  # noqa: E402
+from agent.datastore.store import Datastores  # noqa: E402
+from agent.yangdata.schema import shared_context  # noqa: E402
 from tools.bench.netconf import interfaces, small_edit  # noqa: E402
 
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -69,8 +68,7 @@ async def small(ds: Datastores, i: int) -> float:
 
 async def main_async(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-inproc-"))
-    server = SimpleNamespace(schema=shared_context(), options=SimpleNamespace(socket0=None))
-    ds = Datastores(server, work)
+    ds = Datastores(shared_context(), work)
     prof = cProfile.Profile() if args.profile else None
     for n in (1000, 10_000):
         edits, commits = [], []

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncssh
 
-from agent.transport import without_ignore_padding
+from agent.ssh.transport import without_ignore_padding
 
 HELLO = (
     b'<?xml version="1.0" encoding="UTF-8"?><hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'

@@ -68,7 +68,7 @@ NACM_RULES = (
 
 def write_users(path: Path) -> Path:
     """A users file with admin/admin (group admin) and the restricted editor."""
-    from agent.users import hash_password
+    from agent.ssh.users import hash_password
 
     path.write_text(
         f"admin:{hash_password('admin')}::admin\n"

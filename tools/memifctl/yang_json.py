@@ -13,7 +13,7 @@ from typing import Any
 import libyang
 from lxml import etree
 
-from agent.schema import MEMIF_MODULE, search_path
+from agent.yangdata.schema import MEMIF_MODULE, search_path
 
 NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 
