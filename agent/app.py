@@ -17,6 +17,7 @@ from typing import Any
 from lxml import etree
 
 from agent.datastore.store import Datastores
+from agent.datastore.worker import Worker
 from agent.memif import apply
 from agent.memif.config import MemifConfig
 from agent.memif.typed_view import TypedViews
@@ -32,7 +33,6 @@ from agent.rpc import (
 )
 from agent.server import Server
 from agent.ssh.users import UserDB
-from agent.worker import Worker
 
 # The parts build_server can leave out (tests serve a subset); each needs
 # those listed before it that it names: nmda, apply and config_events need the

@@ -1,4 +1,4 @@
-"""Big edits in the request worker (agent/worker.py) stay atomic and in order:
+"""Big edits in the request worker (agent/datastore/worker.py) stay atomic and in order:
 what another session did to the datastore while one was computed in the worker
 is never lost nor half-seen (issue 12: big legitimate requests off the loop).
 
@@ -14,8 +14,8 @@ import pytest
 from lxml import etree
 
 from agent.datastore.store import Datastores
+from agent.datastore.worker import Worker
 from agent.errors import RpcError, RpcErrors
-from agent.worker import Worker
 from agent.yangdata.schema import shared_context
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"

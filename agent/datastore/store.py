@@ -22,10 +22,10 @@ from agent.datastore import persist
 from agent.datastore.confirmed import ConfirmedCommit
 from agent.datastore.edit import Editor
 from agent.datastore.locks import Locks
+from agent.datastore.worker import Worker
 from agent.errors import RpcError, RpcErrors
 from agent.memif.config import MemifConfig
 from agent.memif.typed_view import TypedViews, after_edit
-from agent.worker import Worker
 from agent.yangdata.filters import DEFAULT_XPATH_RULES, XPathRules
 from agent.yangdata.key_index import KeyIndex
 from agent.yangdata.schema import module_ns

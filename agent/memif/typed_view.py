@@ -26,7 +26,7 @@ class TypedViews:
     def __init__(self, size: int = 6) -> None:
         self._size = size
         self._items: list[tuple[etree._Element, MemifConfig]] = []
-        # The request worker (agent.worker) remembers views too: two updates at
+        # The request worker (agent.datastore.worker) remembers views too: two updates at
         # once must not drop one (a view lost costs a whole re-read).
         self._lock = threading.Lock()
 

@@ -13,10 +13,10 @@ from lxml import etree
 
 from agent.datastore.edit import OP_ATTR, Editor
 from agent.datastore.store import Datastores
+from agent.datastore.worker import share_the_interpreter
 from agent.errors import RpcError, RpcErrors
 from agent.rpc.context import RpcContext
 from agent.rpc.host import Host
-from agent.worker import share_the_interpreter
 from agent.yangdata import defaults, filters
 from agent.yangdata.key_index import KeyIndex
 from agent.yangdata.params import U32_MAX, one_of, rpc_path, uint_param

@@ -7,7 +7,7 @@ when the typed views tell which (touched_entries), so it is worked out only when
 some session is subscribed, and after the RPC that made the change has been
 answered: the trees are never changed in place, so they can be compared later.
 A big one (a commit of thousands of entries) is worked out in the request
-worker (agent/worker.py), off the event loop. These events leave in the order
+worker (agent/datastore/worker.py), off the event loop. These events leave in the order
 they happened; other events (session start and end, link changes) do not wait
 for a change list being worked out."""
 
@@ -21,11 +21,11 @@ from typing import Any
 
 from lxml import etree
 
+from agent.datastore.worker import Worker
 from agent.memif.config import MemifConfig
 from agent.memif.typed_view import TypedViews
 from agent.rpc.host import Host
 from agent.rpc.notifications import NCN_NS, Notifications, session_parms
-from agent.worker import Worker
 from agent.yangdata.schema import MEMIF_NS
 from agent.yangdata.schema_index import index_for
 from agent.yangdata.tree_diff import Narrow, changes
@@ -50,7 +50,7 @@ class ConfigEvents:
         self.server = server
         self.notifications = notifications
         self.typed = typed  # the datastores' typed views
-        # Big change lists are worked out there (agent.worker), in order.
+        # Big change lists are worked out there (agent.datastore.worker), in order.
         self.worker = worker
         self._tail: asyncio.Future | None = None
         self.index = index_for(server.schema)

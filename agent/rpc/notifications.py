@@ -41,7 +41,7 @@ def event_time(now: dt.datetime | None = None) -> str:
 
 
 class Subscription:
-    __slots__ = ("stream", "kind", "filter", "tokens")
+    __slots__ = ("stream", "kind", "filter", "tokens", "budget")
 
     def __init__(
         self, stream: str, kind: str | None, filt, tokens=None, budget: int = 0
