@@ -214,8 +214,12 @@ class Datastores:
         applier = self.applier
         # Written in full before the dataplane changes (a full or read-only disk
         # fails here, with nothing changed); only the rename waits for the apply.
+        # Both fsync in a worker thread, not on the event loop; the commit lock
+        # keeps any other write of running out meanwhile (a temp file a cancelled
+        # call leaves behind is rewritten by the next write).
+        path = self._path("running")
         try:
-            staged = persist.Staged(self._path("running"), serialize(new))
+            staged = await asyncio.to_thread(lambda: persist.Staged(path, serialize(new)))
         except OSError as e:
             raise _save_failed(e) from None
         try:
@@ -225,7 +229,7 @@ class Datastores:
             staged.abort()
             raise
         try:
-            staged.commit()
+            await asyncio.to_thread(staged.commit)
         except OSError as e:
             if applier is not None:
                 try:
