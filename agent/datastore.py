@@ -402,8 +402,10 @@ class Datastores:
             if start:
                 # Saved first: a running that changed with no way back (disk full
                 # after the swap) would outlive a restart unconfirmed.
+                path = self._path("rollback")
                 try:
-                    persist.atomic_write(self._path("rollback"), serialize(backup))
+                    # (a big file: serialised and fsynced in a thread, as running)
+                    await asyncio.to_thread(lambda: persist.atomic_write(path, serialize(backup)))
                 except OSError as e:
                     raise RpcError(
                         "operation-failed",
@@ -430,7 +432,7 @@ class Datastores:
             else:
                 self.confirm = None
                 if c is not None:
-                    persist.atomic_remove(self._path("rollback"))
+                    await asyncio.to_thread(persist.atomic_remove, self._path("rollback"))
                     self._confirm_event("complete", session_id)
 
     def _expire(self) -> None:
@@ -482,8 +484,8 @@ class Datastores:
             except (RpcError, RpcErrors) as e:
                 log.error("rollback after %s failed: %s", why, e)
                 return
-            persist.atomic_remove(self._path("rollback"))
             self.discard()
+            await asyncio.to_thread(persist.atomic_remove, self._path("rollback"))
             log.info("confirmed commit rolled back (%s)", why)
 
     # -- copy / delete ---------------------------------------------------------------------------
