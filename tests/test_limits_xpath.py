@@ -249,3 +249,22 @@ def test_notification_xpath_filter_resolves_names_and_filters(start_agent, tmp_p
         watcher.close()
 
     arun(go(), timeout=60)
+
+
+def test_event_bigger_than_the_bound_is_measured_first():
+    """An event bigger than the one a filter was bounded on (a config-change of
+    more than 10,000 edits): a filter that fits the budget on it runs, one that
+    does not is not evaluated and the event is withheld from that subscriber."""
+    from agent import notifications
+
+    ev = notifications.config_change_event(notifications.EVENT_EDITS + 2000)
+    cheap = "/ncn:netconf-config-change/ncn:edit[ncn:operation='replace']"
+    costly = "//*[count(//*) > 0]"
+    ns = {"ncn": NCN}
+    for expr, delivered in ((cheap, True), (costly, False)):
+        sub = notifications.Subscription(
+            "NETCONF", "xpath", etree.XPath(expr, namespaces=ns), X.tokenize(expr)
+        )
+        t = time.perf_counter()
+        assert sub.matches(ev) is delivered, expr
+        assert time.perf_counter() - t < 2.0

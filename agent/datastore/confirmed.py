@@ -169,10 +169,8 @@ class ConfirmedCommit:
             self.pending.timer = loop.call_later(timeout, self._on_expire)
             return "start" if c is None else "extend"
         self.pending = None
-        if c is not None:
-            self.drop_backup()
-            return "complete"
-        return None
+        # "complete": the caller drops the backup file (a disk wait, off the loop)
+        return "complete" if c is not None else None
 
     def take(self) -> PendingConfirm | None:
         """PENDING/PERSISTENT -> NONE for a rollback: the commit to undo (its

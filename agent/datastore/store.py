@@ -118,6 +118,7 @@ class Datastores:
         self.candidate_editors: set[int] = set()
         self.candidate_dirty = False
         self._commit_lock = asyncio.Lock()
+        self._startup_lock = asyncio.Lock()
         # (lxml elements are falsy when childless: compare with None, never `or`.)
         self.running = self._load("running")
         if self.running is None:
@@ -407,7 +408,10 @@ class Datastores:
             )
             start = confirmed and pending is None
             if start:
-                self.confirm.save_backup(backup)
+                # Saved first: a running that changed with no way back (disk full
+                # after the swap) would outlive a restart unconfirmed. A big file:
+                # serialised and fsynced in a thread, as running.
+                await asyncio.to_thread(self.confirm.save_backup, backup)
             try:
                 await self.set_running(new, session_id)
             except BaseException:
@@ -420,6 +424,8 @@ class Datastores:
             # else a session edited the candidate while this commit awaited the
             # dataplane: its edits (on top of what was committed) stay pending.
             event = self.confirm.committed(backup, session_id, confirmed, timeout, persist_token)
+            if event == "complete":
+                await asyncio.to_thread(self.confirm.drop_backup)
             if event is not None:
                 self._confirm_event(event, session_id, timeout if confirmed else None)
 
@@ -453,8 +459,8 @@ class Datastores:
             except (RpcError, RpcErrors) as e:
                 log.error("rollback after %s failed: %s", why, e)
                 return
-            self.confirm.drop_backup()
             self.discard()
+            await asyncio.to_thread(self.confirm.drop_backup)
             log.info("confirmed commit rolled back (%s)", why)
 
     # -- copy / delete ---------------------------------------------------------------------------
@@ -485,7 +491,7 @@ class Datastores:
             self.candidate_editors.add(session_id)
             self.candidate_dirty = True
         elif target == "startup":
-            self._save_startup(new, session_id)
+            await self._save_startup(new, session_id)
         else:
             raise RpcError("invalid-value", f"cannot copy to {target}", type="protocol")
 
@@ -506,13 +512,20 @@ class Datastores:
             self.validate(new)
         return new
 
-    def _save_startup(self, tree: etree._Element | None, by: int) -> None:
+    async def _save_startup(self, tree: etree._Element | None, by: int) -> None:
+        # One write at a time, so the file and the tree in memory end the same.
+        async with self._startup_lock:
+            await self._write_startup(tree, by)
+
+    async def _write_startup(self, tree: etree._Element | None, by: int) -> None:
         old = self.startup
+        path = self._path("startup")
         try:
+            # fsync waits for the disk: in a thread, as for running
             if tree is None:
-                persist.atomic_remove(self._path("startup"))
+                await asyncio.to_thread(persist.atomic_remove, path)
             else:
-                persist.atomic_write(self._path("startup"), serialize(tree))
+                await asyncio.to_thread(persist.atomic_write, path, serialize(tree))
         except OSError as e:
             raise RpcError(
                 "operation-failed", f"cannot save the startup datastore: {e.strerror or e}"
@@ -526,7 +539,7 @@ class Datastores:
                 by,
             )
 
-    def delete(self, target: str, session_id: int) -> None:
+    async def delete(self, target: str, session_id: int) -> None:
         if target != "startup":
             raise RpcError(
                 "invalid-value",
@@ -534,9 +547,13 @@ class Datastores:
                 type="protocol",
             )
         self.locks.require_writable(target, session_id)
-        if self.startup is not None:
-            self.check_write(session_id, self.startup, empty())
-        self._save_startup(None, session_id)
+        startup = self.startup
+        if startup is not None:
+            worker = self.worker_for(startup)
+            await self._off_loop(worker, self.check_write, session_id, startup, empty())
+            if self.startup is not startup and self.startup is not None:
+                self.check_write(session_id, self.startup, empty())  # replaced meanwhile
+        await self._save_startup(None, session_id)
 
     # -- sessions ------------------------------------------------------------------------------
 

@@ -369,10 +369,10 @@ async def copy_config(ctx: RpcContext, op: etree._Element) -> None:
     await ds.copy(source, target, ctx.session_id)
 
 
-def delete_config(ctx: RpcContext, op: etree._Element) -> None:
+async def delete_config(ctx: RpcContext, op: etree._Element) -> None:
     ds = _ds(ctx)
     target = _datastore_name(op, "target", ("running", "candidate", "startup"))
-    ds.delete(target, ctx.session_id)
+    await ds.delete(target, ctx.session_id)
 
 
 def lock(ctx: RpcContext, op: etree._Element) -> None:
