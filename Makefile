@@ -11,7 +11,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # systemd gives systemd-analyze, which checks the service unit.
 APT_PKGS := build-essential pkg-config python3-dev python3-venv \
 	libyang2-dev libyang2-tools dpdk dpdk-dev librte-net-memif23 \
-	clang libclang-rt-14-dev openssh-client systemd netconfd openssh-server
+	clang libclang-rt-14-dev openssh-client systemd netconfd openssh-server \
+	curl
 C_SRC := $(wildcard dataplane/src/*.c dataplane/src/*.h)
 
 .PHONY: all deps build run test lint bench fuzz clean install

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,8 +216,11 @@ class Datastores:
         default_operation: str = "merge",
         test_option: str = "test-then-set",
         error_option: str = "stop-on-error",
+        check_base: Callable[[etree._Element], None] | None = None,
     ) -> list[RpcError]:
-        """Returns the errors of a continue-on-error edit that still applied; raises otherwise."""
+        """Returns the errors of a continue-on-error edit that still applied; raises otherwise.
+        `check_base(tree)` may refuse the edit by raising, given the tree it would
+        edit, read under the same lock as the edit (RESTCONF preconditions)."""
         if target not in ("candidate", "running"):
             raise RpcError(
                 "invalid-value",
@@ -230,12 +234,14 @@ class Datastores:
             # another session's commit would undo that commit.
             async with self._commit_lock:
                 work, errors = self._edited(
-                    target, edit, session_id, default_operation, error_option
+                    target, edit, session_id, default_operation, error_option, check_base
                 )
                 self._refuse_during_confirm(session_id, "edit running")
                 await self.set_running(work, session_id)
             return errors
-        work, errors = self._edited(target, edit, session_id, default_operation, error_option)
+        work, errors = self._edited(
+            target, edit, session_id, default_operation, error_option, check_base
+        )
         if test_option == "test-only":
             self.validate(work)
         elif target == "candidate" and work is not self.candidate:
@@ -251,10 +257,13 @@ class Datastores:
         session_id: int,
         default_operation: str,
         error_option: str,
+        check_base: Callable[[etree._Element], None] | None = None,
     ) -> tuple[etree._Element, list[RpcError]]:
         """`target` with `edit` applied (itself if nothing changed) and the errors
         of a continue-on-error edit."""
         base = self.tree(target)
+        if check_base is not None:
+            check_base(base)
         if self.request_check is not None:
             self.request_check(session_id, base, edit, default_operation)
         work = deepcopy(base)

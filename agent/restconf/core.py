@@ -1,0 +1,321 @@
+"""The one place RESTCONF touches the agent's NETCONF objects (Server, Datastores,
+NACM, users, the login guard, notifications).
+
+`Core` is what the rest of agent/restconf needs, as a Protocol; `ServerCore`
+implements it over today's Server. Edits go through Datastores.edit, the path
+a NETCONF edit-config of running takes (NACM request and write checks,
+validation, the transactional dataplane apply, persistence, RFC 6470 events).
+A RESTCONF request that writes is, for the length of that request, a session
+of the Server's table without hooks (no netconf-session-start/-end, which are
+NETCONF's): locks and NACM know writers by session id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from copy import deepcopy
+from typing import Any, Protocol
+
+from lxml import etree
+
+from agent.errors import RpcError
+from agent.logins import LoginGuard
+from agent.session import Session
+from agent.xmltree import NC, NC_NS, merge_into
+
+log = logging.getLogger(__name__)
+
+
+class Core(Protocol):
+    """What RESTCONF needs of the agent."""
+
+    schema: Any  # the libyang context
+    index: dict  # agent.schema_index: top-level SNodeInfo by tag
+
+    async def authenticate(self, username: str, password: str, peer: str) -> bool: ...
+
+    def user_exists(self, username: str) -> bool: ...
+
+    async def read(self, username: str, datastore: str) -> etree._Element:
+        """A <config> wrapper of the datastore's top-level nodes as `username`
+        may read them (never change it). "operational": running plus live state."""
+        ...
+
+    def view(self, username: str, tree: etree._Element) -> etree._Element:
+        """Datastore tree `tree` as the user may read it (never change it)."""
+        ...
+
+    def password_stamp(self, username: str) -> str | None:
+        """The user's stored password hash (a remembered login is void when it changes)."""
+        ...
+
+    def prune(self, username: str, data: etree._Element) -> None:
+        """Remove from the wrapper `data` (owned by the caller) what the user may not read."""
+        ...
+
+    def last_modified(self, datastore: str) -> float: ...
+
+    async def edit(
+        self,
+        username: str,
+        peer: str,
+        edit: etree._Element,
+        default_operation: str = "merge",
+        check_base: Callable[[etree._Element], None] | None = None,
+    ) -> None:
+        """Edit running as one NETCONF edit-config would (`edit`: a <config> with
+        nc:operation attributes), keeping candidate and startup consistent.
+        `check_base(running)` runs under the commit lock before the edit (preconditions)."""
+        ...
+
+    def rpcs(self) -> list[tuple[str, str]]:
+        """(namespace, name) of the operations RESTCONF serves."""
+        ...
+
+    async def rpc(self, username: str, peer: str, op: etree._Element) -> Any:
+        """Run one operation (its element, NETCONF style); the handler's result."""
+        ...
+
+    def subscribe(self, username: str, peer: str, deliver: Callable[[bytes], None]) -> Any:
+        """Receive every NETCONF-stream notification this user may see as
+        <notification> bytes; returns a handle for unsubscribe()."""
+        ...
+
+    def unsubscribe(self, handle: Any) -> None: ...
+
+
+class _Sink:
+    """The transport of a RESTCONF event-stream session: notifications go to a callback."""
+
+    def __init__(self, deliver: Callable[[bytes], None]) -> None:
+        self.deliver = deliver
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.deliver(data)
+
+    def close(self, reason: str = "closed") -> None:
+        # kill-session of the stream's session: the stream ends.
+        self.closed = True
+        self.deliver(b"")
+
+
+class ServerCore:
+    """Core over agent.server.Server as agent.app builds it."""
+
+    def __init__(self, server: Any, guard: LoginGuard) -> None:
+        self.server = server
+        self.guard = guard
+        self.schema = server.schema
+        self.ds = server.datastores
+        self.index = self.ds.index
+        self._candidate_stamp: tuple[Any, float] = (None, time.time())
+
+    # -- users -----------------------------------------------------------------------
+
+    def user_exists(self, username: str) -> bool:
+        users = self.server.users
+        return users is not None and users.get(username) is not None
+
+    async def authenticate(self, username: str, password: str, peer: str) -> bool:
+        """A password check with the SSH logins' throttling (one LoginGuard)."""
+        from agent.users import dummy_hash, verify_password
+
+        waited = 0.0
+        while (wait := self.guard.admit(username, peer)) and waited <= self.guard.max_wait:
+            await asyncio.sleep(wait)
+            waited += wait
+        if wait is None or wait:
+            await asyncio.sleep(self.guard.step)
+            return False
+        try:
+            users = self.server.users
+            user = users.get(username) if users is not None else None
+            stored = user.password_hash if user is not None else None
+            ok = await asyncio.to_thread(verify_password, stored or dummy_hash(), password)
+            ok = ok and stored is not None
+        except BaseException:
+            self.guard.release(username, peer)
+            raise
+        if ok:
+            self.guard.succeeded(username, peer)
+            return True
+        pause, locked = self.guard.failed(username, peer)
+        for what in locked:
+            log.warning("login lock-out: %s (RESTCONF)", what)
+        log.warning("failed RESTCONF login for user %r from %s", username[:64], peer)
+        await asyncio.sleep(pause)
+        return False
+
+    # -- reading -----------------------------------------------------------------------
+
+    async def read(self, username: str, datastore: str) -> etree._Element:
+        nacm = getattr(self.server, "nacm", None)
+        if datastore == "operational":
+            tree = deepcopy(self.ds.running)
+            state = etree.Element("w")
+            state.extend(await self.server.collect_state())
+            merge_into(tree, state, self.index)
+            if nacm is not None:
+                nacm.filter_read(username, tree)
+            return tree
+        return self.view(username, self.ds.tree(datastore))
+
+    def view(self, username: str, tree: etree._Element) -> etree._Element:
+        nacm = getattr(self.server, "nacm", None)
+        if nacm is None or nacm.exempt(username):
+            return tree
+        return nacm.readable_copy(username, tree)
+
+    def password_stamp(self, username: str) -> str | None:
+        users = self.server.users
+        user = users.get(username) if users is not None else None
+        return user.password_hash if user is not None else None
+
+    def prune(self, username: str, data: etree._Element) -> None:
+        nacm = getattr(self.server, "nacm", None)
+        if nacm is not None:
+            nacm.filter_read(username, data)
+
+    def last_modified(self, datastore: str) -> float:
+        if datastore == "candidate":
+            tree, stamp = self._candidate_stamp
+            if tree is not self.ds.candidate:
+                self._candidate_stamp = (self.ds.candidate, time.time())
+            return self._candidate_stamp[1]
+        # running.xml and startup.xml are rewritten (atomically) on every change.
+        name = "startup" if datastore == "startup" else "running"
+        try:
+            return os.stat(self.ds.state_dir / f"{name}.xml").st_mtime
+        except OSError:
+            return self.server.stats.start_time
+
+    # -- writing -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _session(self, username: str, peer: str) -> Iterator[Session]:
+        server = self.server
+        sid = server._next_session_id
+        server._next_session_id += 1
+        session = Session(sid, username, server.capabilities(), source_host=peer)
+        session.state = "open"
+        server.sessions[sid] = session
+        try:
+            yield session
+        finally:
+            if server.sessions.get(sid) is session:
+                del server.sessions[sid]
+
+    def _check_coexistence(self) -> None:
+        """RFC 8040 §1.4: a datastore a RESTCONF edit would change that a NETCONF
+        session holds locked fails the edit with lock-denied. Running's changes
+        reach the candidate and startup too, so their locks count; a candidate
+        holding uncommitted NETCONF changes would undo this edit at its commit,
+        so the edit is refused while it does."""
+        ds = self.ds
+        for name in ("running", "candidate", "startup"):
+            holder = ds.locks.holder(name)
+            if holder is not None:
+                raise RpcError(
+                    "lock-denied",
+                    f"the {name} datastore is locked by NETCONF session {holder}",
+                    type="protocol",
+                    info=[("session-id", str(holder))],
+                )
+        if ds.candidate_dirty:
+            author = min(ds.candidate_editors) if ds.candidate_editors else 0
+            raise RpcError(
+                "in-use",
+                f"the candidate holds uncommitted changes of NETCONF session {author}: "
+                "commit or discard them first",
+                type="protocol",
+                info=[("session-id", str(author))],
+            )
+
+    async def edit(
+        self,
+        username: str,
+        peer: str,
+        edit: etree._Element,
+        default_operation: str = "merge",
+        check_base: Callable[[etree._Element], None] | None = None,
+    ) -> None:
+        self._check_coexistence()
+        ds = self.ds
+        with self._session(username, peer) as session:
+            await ds.edit(
+                "running",
+                edit,
+                session.session_id,
+                default_operation=default_operation,
+                error_option="rollback-on-error",
+                check_base=check_base,
+            )
+            # RFC 8040 §1.4: with :startup, a RESTCONF edit of running also updates
+            # startup (already validated and access-checked, as running).
+            ds._save_startup(ds.running, session.session_id)
+
+    # -- operations ------------------------------------------------------------------------
+
+    def rpcs(self) -> list[tuple[str, str]]:
+        out = []
+        for key in self.server._rpcs:
+            ns, name = key[1:].split("}", 1)
+            if ns in _NETCONF_PROTOCOL_NS:
+                continue
+            out.append((ns, name))
+        return sorted(out)
+
+    async def rpc(self, username: str, peer: str, op: etree._Element) -> Any:
+        from agent.rpc_context import RpcContext
+
+        handler = self.server._rpcs.get(op.tag)
+        if handler is None or etree.QName(op).namespace in _NETCONF_PROTOCOL_NS:
+            raise RpcError("invalid-value", "no such operation", type="protocol")
+        with self._session(username, peer) as session:
+            ctx = RpcContext(self.server, session.session_id, username, None, session)
+            for hook in self.server._rpc_hooks:
+                hook(ctx, op)
+            result = handler(ctx, op)
+            if hasattr(result, "__await__"):
+                result = await result
+            return result
+
+    # -- notifications -----------------------------------------------------------------
+
+    def subscribe(self, username: str, peer: str, deliver: Callable[[bytes], None]) -> Any:
+        from agent.notifications import STREAM, Subscription
+
+        server = self.server
+        sid = server._next_session_id
+        server._next_session_id += 1
+        session = Session(sid, username, server.capabilities(), source_host=peer)
+        session.state = "open"
+        session.transport = _Sink(deliver)
+        # send_message frames for NETCONF; this stream takes the message as it is.
+        session.frame = lambda message: message  # type: ignore[method-assign]
+        session.subscription = Subscription(STREAM, None, None)
+        server.sessions[sid] = session
+        return session
+
+    def unsubscribe(self, handle: Any) -> None:
+        if self.server.sessions.get(handle.session_id) is handle:
+            del self.server.sessions[handle.session_id]
+
+
+# Operations that are NETCONF's own protocol (RESTCONF has methods for them),
+# and event subscription (RESTCONF has event streams).
+_NETCONF_PROTOCOL_NS = frozenset(
+    {
+        NC_NS,
+        "urn:ietf:params:xml:ns:netconf:notification:1.0",
+        "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda",
+    }
+)
+
+__all__ = ["Core", "ServerCore", "NC"]
