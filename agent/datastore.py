@@ -436,17 +436,32 @@ class Datastores:
 
     # -- copy / delete ---------------------------------------------------------------------------
 
-    async def copy(self, source: etree._Element, target: str, session_id: int) -> None:
+    async def copy(
+        self,
+        source: etree._Element,
+        target: str,
+        session_id: int,
+        check_base: Callable[[etree._Element], None] | None = None,
+    ) -> None:
+        """`check_base`: as for edit(), given the tree to be replaced."""
         if target != "running":
-            return await self._copy(source, target, session_id)
+            return await self._copy(source, target, session_id, check_base)
         async with self._commit_lock:  # as for edit: nothing read from a running in flux
-            return await self._copy(source, target, session_id)
+            return await self._copy(source, target, session_id, check_base)
 
-    async def _copy(self, source: etree._Element, target: str, session_id: int) -> None:
+    async def _copy(
+        self,
+        source: etree._Element,
+        target: str,
+        session_id: int,
+        check_base: Callable[[etree._Element], None] | None = None,
+    ) -> None:
         self.locks.require_writable(target, session_id)
         new = deepcopy(source)
         current = self.startup if target == "startup" else self.tree(target)
         current = current if current is not None else empty()
+        if check_base is not None:
+            check_base(current)
         if self.request_check is not None:
             self.request_check(session_id, current, new, "replace", whole=True)
         self.check_write(session_id, current, new)

@@ -23,7 +23,9 @@ from typing import Any, Protocol
 
 from lxml import etree
 
-from agent.errors import RpcError
+from agent.datastore import empty
+from agent.edit import Editor
+from agent.errors import RpcError, RpcErrors
 from agent.logins import LoginGuard
 from agent.session import Session
 from agent.xmltree import NC, NC_NS, merge_into
@@ -69,7 +71,8 @@ class Core(Protocol):
         check_base: Callable[[etree._Element], None] | None = None,
     ) -> None:
         """Edit running as one NETCONF edit-config would (`edit`: a <config> with
-        nc:operation attributes), keeping candidate and startup consistent.
+        nc:operation attributes), keeping candidate and startup consistent;
+        default_operation "replace": `edit` is all of running (copy-config).
         `check_base(running)` runs under the commit lock before the edit (preconditions)."""
         ...
 
@@ -164,6 +167,8 @@ class ServerCore:
             if nacm is not None:
                 nacm.filter_read(username, tree)
             return tree
+        if datastore == "startup" and self.ds.startup is None:
+            return empty()  # deleted (delete-config): nothing in it
         return self.view(username, self.ds.tree(datastore))
 
     def view(self, username: str, tree: etree._Element) -> etree._Element:
@@ -248,14 +253,23 @@ class ServerCore:
         self._check_coexistence()
         ds = self.ds
         with self._session(username, peer) as session:
-            await ds.edit(
-                "running",
-                edit,
-                session.session_id,
-                default_operation=default_operation,
-                error_option="rollback-on-error",
-                check_base=check_base,
-            )
+            if default_operation == "replace":
+                # The whole datastore (PUT of {+restconf}/data): copy-config's path,
+                # the tree built by the edit engine as for an inline <config>.
+                tree = empty()
+                errors = Editor(ds.index, ds.prefixes, "create").run(tree, edit).errors
+                if errors:
+                    raise RpcErrors(errors)
+                await ds.copy(tree, "running", session.session_id, check_base=check_base)
+            else:
+                await ds.edit(
+                    "running",
+                    edit,
+                    session.session_id,
+                    default_operation=default_operation,
+                    error_option="rollback-on-error",
+                    check_base=check_base,
+                )
             # RFC 8040 §1.4: with :startup, a RESTCONF edit of running also updates
             # startup (already validated and access-checked, as running).
             ds._save_startup(ds.running, session.session_id)

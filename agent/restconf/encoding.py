@@ -186,7 +186,11 @@ def parse_json_into(ctx: libyang.Context, text: str, parent_steps: list[Step]) -
             ctx.parse_data_mem(text, "json", parent=parent, parse_only=True, strict=True)
         else:
             top = ctx.parse_data_mem(text, "json", parse_only=True, strict=True)
-        xml = "" if top is None else top.print_mem("xml", with_siblings=True, pretty=False)
+        xml = (
+            ""
+            if top is None
+            else top.print_mem("xml", with_siblings=True, pretty=False, keep_empty_containers=True)
+        )
     except libyang.LibyangError as e:
         raise bad_request(f"{e}".replace("failed to parse data tree: ", "")) from None
     finally:

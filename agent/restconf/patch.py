@@ -21,7 +21,7 @@ from agent.errors import RpcError, RpcErrors
 from agent.restconf import encoding, paths
 from agent.restconf.errors import RestconfError, as_errors, bad_request, status_of
 from agent.restconf.paths import Step
-from agent.restconf.resources import OPERATION, Reply, Resources, _config_only
+from agent.restconf.resources import OPERATION, Reply, Resources, _config_only, _must_exist
 from agent.xmltree import NC, NC_NS, elements
 
 YP_NS = "urn:ietf:params:xml:ns:yang:ietf-yang-patch"
@@ -256,7 +256,7 @@ async def run(
             node.set(OPERATION, edit.operation)
             _place(doc, edit, node)
         current = None if len(edits) > 1 else edits[0].edit_id
-        await res._commit(user, peer, doc, steps, headers, bool(steps))
+        await res._commit(user, peer, doc, steps, headers, _must_exist(steps))
     except (RpcError, RpcErrors) as exc:
         errors = as_errors(exc)
         status = status_of(errors)

@@ -237,7 +237,7 @@ class Resources:
         node.set(OPERATION, "create")
         child = self.schema.step_of(node, steps)
         new = [*steps, child]
-        await self._commit(user, peer, wrapper, steps, headers, bool(steps))
+        await self._commit(user, peer, wrapper, steps, headers, _must_exist(steps))
         tag, modified = await self._after(user, new)
         return Reply(201, etag=tag, last_modified=modified, location=paths.location(new))
 
@@ -251,7 +251,7 @@ class Resources:
             _config_only(steps)
             wrapper, node = self._target_in_body(body, fmt, steps)
             node.set(OPERATION, "merge")
-            await self._commit(user, peer, wrapper, steps, headers, True, "none")
+            await self._commit(user, peer, wrapper, steps, headers, _must_exist(steps), "none")
         tag, modified = await self._after(user, steps)
         return Reply(204, etag=tag, last_modified=modified)
 
@@ -266,6 +266,15 @@ class Resources:
         node.set(OPERATION, "delete")
         await self._commit(user, peer, wrapper, steps, headers, True, "none")
         return Reply(204, last_modified=self.core.last_modified("running"))
+
+
+def _must_exist(steps: list[Step]) -> bool:
+    """Whether a POST or PATCH target must already exist: a non-presence
+    container exists as soon as its parent does (RFC 7950 §7.5.1)."""
+    if not steps:
+        return False
+    info = steps[-1].info
+    return not (info.kind == "container" and not info.presence)
 
 
 def _config_only(steps: list[Step]) -> None:
