@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.errors import RpcError, RpcErrors
-from agent.restconf import encoding, operations, paths, query, streams
+from agent.restconf import encoding, monitoring, operations, paths, query, streams
 from agent.restconf.auth import Authenticator, parse_basic, unauthorized
 from agent.restconf.core import Core
 from agent.restconf.errors import RestconfError, as_errors, not_found, render, status_of
@@ -205,6 +205,12 @@ class Restconf:
                     ),
                 },
             )
+        if tail.startswith("/ietf-restconf-monitoring:"):
+            _methods(request, ("GET", "HEAD"))
+            q = query.parse(request.rel_url.raw_query_string, method)
+            base = f"{request.scheme}://{request.host}{ROOT}"
+            reply = monitoring.get(tail, base, q, self._accept(request))
+            return _respond(request, reply)
         steps = self.schema.parse(tail)
         q = query.parse(request.rel_url.raw_query_string, method)
         user = request["user"]

@@ -30,6 +30,7 @@ ENCODINGS = ("xml", "json")
 MAX_QUEUED = 1000
 # A comment line this often keeps proxies and idle timers from closing the stream.
 KEEPALIVE = 15.0
+POLL = 1.0
 NOTIF = "{urn:ietf:params:xml:ns:netconf:notification:1.0}"
 
 
@@ -94,12 +95,21 @@ class Streams:
         log.info("RESTCONF event stream %s/%s for %s from %s", stream, encoding, user, peer)
         try:
             await resp.write(b": memif-agent NETCONF stream\n\n")
+            idle = 0.0
             while True:
                 try:
-                    message = await asyncio.wait_for(queue.get(), KEEPALIVE)
+                    message = await asyncio.wait_for(queue.get(), POLL)
                 except TimeoutError:
-                    await resp.write(b": keepalive\n\n")
+                    # A client that went away is noticed within POLL, not at the
+                    # next write: its subscription is a session in the table.
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    idle += POLL
+                    if idle >= KEEPALIVE:
+                        idle = 0.0
+                        await resp.write(b": keepalive\n\n")
                     continue
+                idle = 0.0
                 if message is None:
                     break
                 data = self.to_json(message) if encoding == "json" else message
