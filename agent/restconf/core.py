@@ -43,9 +43,17 @@ class Core(Protocol):
 
     def user_exists(self, username: str) -> bool: ...
 
-    async def read(self, username: str, datastore: str) -> etree._Element:
+    async def read(
+        self,
+        username: str,
+        datastore: str,
+        narrow: Callable[[etree._Element], etree._Element] | None = None,
+        top: str | None = None,
+    ) -> etree._Element:
         """A <config> wrapper of the datastore's top-level nodes as `username`
-        may read them (never change it). "operational": running plus live state."""
+        may read them (never change it). "operational": running plus live state;
+        `narrow(wrapper)` then gives the part wanted, as a new wrapper, of both
+        before they are joined, and `top` the one top-level tag wanted."""
         ...
 
     def view(self, username: str, tree: etree._Element) -> etree._Element:
@@ -157,12 +165,22 @@ class ServerCore:
 
     # -- reading -----------------------------------------------------------------------
 
-    async def read(self, username: str, datastore: str) -> etree._Element:
+    async def read(
+        self,
+        username: str,
+        datastore: str,
+        narrow: Callable[[etree._Element], etree._Element] | None = None,
+        top: str | None = None,
+    ) -> etree._Element:
         nacm = getattr(self.server, "nacm", None)
         if datastore == "operational":
-            tree = deepcopy(self.ds.running)
+            # Only the part asked for is copied and joined: a GET of one interface
+            # must not cost a copy of 1,000.
+            tree = narrow(self.ds.running) if narrow else deepcopy(self.ds.running)
             state = etree.Element("w")
-            state.extend(await self.server.collect_state())
+            state.extend(await self.server.collect_state(None if top is None else top.__eq__))
+            if narrow is not None:
+                state = narrow(state)
             merge_into(tree, state, self.index)
             if nacm is not None:
                 nacm.filter_read(username, tree)

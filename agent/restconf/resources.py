@@ -63,7 +63,17 @@ class Resources:
             preconditions.check(headers, tag, modified, safe=True)
         except preconditions.NotModified:
             return Reply(304, etag=tag, last_modified=modified)
-        tree = config if datastore == config_ds else await self.core.read(user, datastore)
+        if datastore == config_ds:
+            tree = config
+        elif steps:
+            tree = await self.core.read(
+                user,
+                datastore,
+                narrow=lambda t: paths.copy_with_ancestors(t, steps, NC + "config")[0],
+                top=steps[0].info.tag,
+            )
+        else:
+            tree = await self.core.read(user, datastore)
         wrapper, target = paths.copy_with_ancestors(tree, steps, NC + "data")
         if target is None:
             raise not_found(f"no data at {paths.xpath(steps)}", path=paths.xpath(steps))
