@@ -13,6 +13,7 @@ import sys
 
 import pytest
 import requests
+from agent_harness import wait_until
 from restconf_client import (
     NS,
     RC_NS,
@@ -301,3 +302,39 @@ def test_client_certificates_map_to_users(start_agent, tmp_path) -> None:
     except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
         got = b""
     assert got == b""  # no HTTP answer
+
+
+def test_connections_without_login_are_capped_and_timed_out(start_agent, tmp_path) -> None:
+    ag = start_agent(
+        tmp_path / "a",
+        "--no-dataplane",
+        "--max-startups",
+        "2",
+        "--login-timeout",
+        "2",
+        *RESTCONF_ARGS,
+    )
+    rc = RestconfClient(ag)
+    assert rc.get("data").status_code == 200
+    rc.close()
+    idle = [socket.create_connection(("127.0.0.1", ag.restconf_port)) for _ in range(2)]
+    try:
+        # the gate is full: a new connection is closed before any request is read
+        with pytest.raises(requests.exceptions.RequestException):
+            RestconfClient(ag).get("data")
+        # the idle ones are closed at the login timeout, and room is made
+        for s in idle:
+            s.settimeout(10)
+            assert s.recv(10) == b""
+
+        def served() -> bool:
+            try:
+                return RestconfClient(ag).get("data").status_code == 200
+            except requests.exceptions.RequestException:
+                return False
+
+        assert wait_until(served, what="a login after the idle connections closed")
+    finally:
+        for s in idle:
+            s.close()
+    assert "connections without a login" in ag.log()

@@ -10,6 +10,7 @@ ietf-restconf:errors document; nothing answers with a stack trace or HTML.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from agent.restconf import encoding, monitoring, operations, paths, query, strea
 from agent.restconf.auth import Authenticator, parse_basic, unauthorized
 from agent.restconf.core import Core
 from agent.restconf.errors import RestconfError, as_errors, not_found, render, status_of
+from agent.restconf.gate import PreAuthGate
 from agent.restconf.preconditions import http_date
 from agent.restconf.resources import Reply, Resources
 from agent.restconf.tls import certificate_user
@@ -47,11 +49,12 @@ class Settings:
 
 
 class Restconf:
-    def __init__(self, core: Core, settings: Settings) -> None:
+    def __init__(self, core: Core, settings: Settings, gate: PreAuthGate | None = None) -> None:
         from libyang.util import c2str
 
         self.core = core
         self.settings = settings
+        self.gate = gate
         modules = {m.name(): c2str(m.cdata.ns) for m in core.schema}
         self.schema = paths.Schema(core.index, modules)
         self.resources = Resources(core, self.schema)
@@ -86,6 +89,8 @@ class Restconf:
         try:
             if request.path != "/.well-known/host-meta":
                 request["user"] = await self._user(request)
+                if self.gate is not None:
+                    self.gate.authenticated(request.protocol)
             return await handler(request)
         except (RpcError, RpcErrors) as e:
             return self._error(request, as_errors(e))
@@ -331,7 +336,7 @@ def _http_error(e: web.HTTPException) -> RestconfError:
     return RestconfError(status, tag, e.reason or "request refused", type="transport")
 
 
-async def start(core: Core, options: Any, state_dir: Path) -> web.AppRunner:
+async def start(core: Core, options: Any, state_dir: Path) -> Listener:
     """Start the RESTCONF listener the options ask for; returns the runner
     (await runner.cleanup() to stop). Logs "RESTCONF on <url>" once listening."""
     from agent.restconf import tls
@@ -357,13 +362,35 @@ async def start(core: Core, options: Any, state_dir: Path) -> web.AppRunner:
         max_pending_logins=getattr(options, "max_startups", 64) or 0,
         client_certificates=client_ca is not None and not plain,
     )
-    app = Restconf(core, settings).application()
+    timeout = float(getattr(options, "login_timeout", 30) or 30)
+    gate = PreAuthGate(getattr(options, "max_startups", 64) or 0, timeout)
+    app = Restconf(core, settings, gate).application()
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, address, port, ssl_context=ssl_ctx, reuse_address=True, backlog=128)
-    await site.start()
+    server = runner.server
+    assert server is not None
+    # aiohttp's Server tells of every lost connection: the gate forgets it too.
+    lost = server.connection_lost
+
+    def connection_lost(handler, exc=None) -> None:
+        gate.closed(handler)
+        lost(handler, exc)
+
+    server.connection_lost = connection_lost  # type: ignore[method-assign]
+    # The listening socket is made here rather than by aiohttp's TCPSite, so that
+    # every accepted connection passes the gate and the TLS handshake has a deadline.
+    loop = asyncio.get_running_loop()
+    listener = await loop.create_server(
+        lambda: gate.protocol(server),
+        address,
+        port,
+        ssl=ssl_ctx,
+        ssl_handshake_timeout=timeout if ssl_ctx is not None else None,
+        reuse_address=True,
+        backlog=128,
+    )
     scheme = "http" if plain else "https"
-    for sock in site._server.sockets if site._server is not None else ():
+    for sock in listener.sockets:
         host, bound = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         log.log(
@@ -373,7 +400,20 @@ async def start(core: Core, options: Any, state_dir: Path) -> web.AppRunner:
             shown,
             bound,
         )
-    return runner
+    return Listener(listener, runner, gate)
+
+
+class Listener:
+    """The running RESTCONF server; `await cleanup()` stops it."""
+
+    def __init__(self, listener: asyncio.Server, runner: web.AppRunner, gate: PreAuthGate) -> None:
+        self.listener, self.runner, self.gate = listener, runner, gate
+
+    async def cleanup(self) -> None:
+        self.listener.close()
+        self.gate.close()
+        await self.runner.cleanup()
+        await self.listener.wait_closed()
 
 
 def _loopback(address: str) -> bool:
