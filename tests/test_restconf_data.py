@@ -56,6 +56,11 @@ def test_discovery_root_and_tls(ag) -> None:
     # the generated certificate verifies (requests checks it against 127.0.0.1)
     assert rc.cert_path.exists()
     assert (rc.cert_path.parent / "restconf_key.pem").stat().st_mode & 0o077 == 0
+    r = rc.request("OPTIONS", "data")
+    assert "PATCH" in r.headers["Allow"]
+    assert "application/yang-patch+json" in r.headers["Accept-Patch"]
+    r = rc.request("OPTIONS", "ds/ietf-datastores:candidate")
+    assert "PUT" not in r.headers["Allow"] and "GET" in r.headers["Allow"]
     r = rc.request("HEAD", "data")
     assert r.status_code == 200 and r.content == b""
     assert int(r.headers["Content-Length"]) > 0
