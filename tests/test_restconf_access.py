@@ -132,6 +132,7 @@ def test_errors_and_hostile_requests(start_agent, tmp_path) -> None:
         ("GET", "data/memif-agent:memif/socket=%ff", None, None, 400),  # not UTF-8
         ("GET", "data/memif-agent:memif/socket=%01", None, None, 400),  # control char
         ("GET", "data/memif-agent:memif/socket=9", None, None, 404),
+        ("GET", "data/memif-agent:memif/socket=%ef%bf%be", None, None, 404),  # U+FFFE
         ("GET", "nonesuch", None, None, 404),
         ("DELETE", "", None, None, 405),
         ("PUT", f"{IF}=1,1", "plain text", "text/plain", 415),

@@ -213,7 +213,11 @@ def test_query_parameters(start_agent, tmp_path) -> None:
     tagged = etree.fromstring(r.content)
     ring = tagged.find(f"{{{NS}}}ring-size")
     assert ring.get("{urn:ietf:params:xml:ns:netconf:default:1.0}default") == "true"
-    assert rc.get(f"{IF}=3,1?with-defaults=report-all-tagged").status_code == 400
+    tj = rc.get(f"{IF}=3,1?content=config&with-defaults=report-all-tagged").json()
+    entry = tj["memif-agent:interface"][0]
+    assert entry["ring-size"] == 10
+    assert entry["@ring-size"] == {"ietf-netconf-with-defaults:default": True}
+    assert "@enabled" not in entry  # set, not a default
     rc.put(f"{IF}=3,1/ring-size", {"memif-agent:ring-size": 10})
     trimmed = rc.get(f"{IF}=3,1?content=config&with-defaults=trim").json()
     assert "ring-size" not in trimmed["memif-agent:interface"][0]

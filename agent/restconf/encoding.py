@@ -14,8 +14,9 @@ import json
 import libyang
 from lxml import etree
 
+from agent.defaults import WD_ATTR
 from agent.restconf.errors import RC_NS, RestconfError, bad_request
-from agent.restconf.paths import Step, xpath
+from agent.restconf.paths import Schema, Step, xpath
 from agent.session import hardened_parser
 from agent.xmltree import NC, NC_NS, elements
 
@@ -97,21 +98,70 @@ def _libyang_tree(ctx: libyang.Context, wrapper: etree._Element) -> libyang.DNod
         raise RestconfError(500, "operation-failed", f"cannot encode the data: {e}") from None
 
 
-def data_json(ctx: libyang.Context, wrapper: etree._Element, steps: list[Step]) -> bytes:
+def _tagged_paths(wrapper: etree._Element, schema: Schema) -> list[str]:
+    """Instance paths of the leaves tagged wd:default="true" (report-all-tagged),
+    their tags removed: the libyang binding cannot parse that annotation, so the
+    printer is told through libyang's own default flag instead."""
+    out = []
+    for el in wrapper.iter():
+        if not isinstance(el.tag, str) or el.attrib.get(WD_ATTR) != "true":
+            continue
+        del el.attrib[WD_ATTR]
+        chain = [a for a in el.iterancestors() if a is not wrapper][::-1]
+        steps: list[Step] = []
+        for node in [*chain, el]:
+            steps.append(schema.step_of(node, steps))
+        out.append(xpath(steps))
+    return out
+
+
+def _print(node: libyang.DNode, siblings: bool, tagged: bool) -> str:
+    if not tagged:
+        return node.print_mem(
+            "json", with_siblings=siblings, pretty=False, keep_empty_containers=True
+        )
+    from _libyang import ffi, lib
+
+    flags = lib.LYD_PRINT_SHRINK | lib.LYD_PRINT_KEEPEMPTYCONT | lib.LYD_PRINT_WD_ALL_TAG
+    if siblings:
+        flags |= lib.LYD_PRINT_WITHSIBLINGS
+    buf = ffi.new("char **")
+    if lib.lyd_print_mem(buf, node.cdata, lib.LYD_JSON, flags) != lib.LY_SUCCESS:
+        raise RestconfError(500, "operation-failed", "cannot encode the data")
+    try:
+        return ffi.string(buf[0]).decode()
+    finally:
+        lib.free(buf[0])
+
+
+def data_json(
+    ctx: libyang.Context,
+    wrapper: etree._Element,
+    steps: list[Step],
+    schema: Schema | None = None,
+) -> bytes:
     """RFC 7951 JSON of the target of `steps` in `wrapper` (a copy with ancestors);
-    of the whole wrapper as ietf-restconf:data when `steps` is empty."""
+    of the whole wrapper as ietf-restconf:data when `steps` is empty. Leaves
+    tagged wd:default (report-all-tagged; `schema` needed) carry RFC 7952's
+    ietf-netconf-with-defaults:default annotation."""
+    tagged = _tagged_paths(wrapper, schema) if schema is not None else []
     tree = _libyang_tree(ctx, wrapper)
     try:
+        if tree is not None and tagged:
+            from _libyang import lib
+
+            for path in tagged:
+                leaf = tree.find_path(path)
+                if leaf is not None:
+                    leaf.cdata.flags |= lib.LYD_DEFAULT
         if not steps:
-            body = (
-                "{}" if tree is None else tree.print_mem("json", with_siblings=True, pretty=False)
-            )
+            body = "{}" if tree is None else _print(tree, True, bool(tagged))
             return ('{"ietf-restconf:data":' + (body or "{}") + "}").encode()
         node = tree.find_path(xpath(steps)) if tree is not None else None
         if node is None:
             # A container with nothing in it (e.g. depth or content removed all)
             return ('{"' + f"{steps[-1].module}:{steps[-1].info.name}" + '":{}}').encode()
-        return node.print_mem("json", pretty=False, keep_empty_containers=True).encode()
+        return _print(node, False, bool(tagged)).encode()
     finally:
         if tree is not None:
             tree.free()

@@ -97,7 +97,7 @@ def render(errors: Iterable[RpcError], json_form: bool) -> bytes:
             child = etree.SubElement(el, f"{{{RC_NS}}}{name}")
             if name == "error-info":
                 for tag, text in e.info:
-                    etree.SubElement(child, f"{{{RC_NS}}}{tag}").text = text
+                    etree.SubElement(child, f"{{{RC_NS}}}{tag}").text = _xml_safe(text)
             else:
                 child.text = _xml_safe(value)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")

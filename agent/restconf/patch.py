@@ -105,7 +105,7 @@ def parse_envelope(body: bytes, fmt: str) -> tuple[str, list[dict]]:
 
 
 def _edit_status(pid: str, errors: list[RpcError] | None, edit_id: str | None, fmt: str) -> bytes:
-    from agent.restconf.errors import _entry
+    from agent.restconf.errors import _entry, _xml_safe
 
     if fmt == "json":
         status: dict = {"patch-id": pid}
@@ -136,9 +136,9 @@ def _edit_status(pid: str, errors: list[RpcError] | None, edit_id: str | None, f
                 child = etree.SubElement(el, rc + name)
                 if name == "error-info":
                     for tag, text in e.info:
-                        etree.SubElement(child, rc + tag).text = text
+                        etree.SubElement(child, rc + tag).text = _xml_safe(text)
                 else:
-                    child.text = str(value)
+                    child.text = _xml_safe(str(value))
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 

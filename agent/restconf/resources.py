@@ -51,10 +51,6 @@ class Resources:
         fmt: str,
         headers: Mapping[str, str],
     ) -> Reply:
-        if fmt == "json" and q.with_defaults == "report-all-tagged":
-            raise bad_request(
-                "with-defaults=report-all-tagged is served in XML only (application/yang-data+xml)"
-            )
         config_ds = "running" if datastore == "operational" else datastore
         config = await self.core.read(user, config_ds)
         tag = preconditions.etag(paths.find(config, steps) if steps else config, whole=not steps)
@@ -98,7 +94,7 @@ class Resources:
         else:
             self._shape_top(wrapper, q)
         if fmt == "json":
-            body = encoding.data_json(self.ctx, wrapper, steps)
+            body = encoding.data_json(self.ctx, wrapper, steps, self.schema)
         else:
             body = encoding.data_xml(wrapper, target, whole=not steps)
         return Reply(200, body, encoding.content_type(fmt), tag, modified)
