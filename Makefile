@@ -8,10 +8,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # dpdk-testpmd (in dpdk-dev) + net_memif is the third-party memif peer of the tests;
 # clang + libclang-rt give ASan and libFuzzer builds of the C extension;
-# systemd gives systemd-analyze, which checks the service unit.
+# systemd gives systemd-analyze, which checks the service unit;
+# curl runs the README's RESTCONF first steps (tests/test_restconf_readme.py).
 APT_PKGS := build-essential pkg-config python3-dev python3-venv \
 	libyang2-dev libyang2-tools dpdk dpdk-dev librte-net-memif23 \
-	clang libclang-rt-14-dev openssh-client systemd netconfd openssh-server
+	clang libclang-rt-14-dev openssh-client systemd netconfd openssh-server \
+	curl
 C_SRC := $(wildcard dataplane/src/*.c dataplane/src/*.h)
 
 .PHONY: all deps build run test lint bench fuzz clean install
@@ -36,7 +38,7 @@ deps: $(VENV)/.installed
 build: deps
 
 run: build
-	$(VENV)/bin/memif-agent
+	$(VENV)/bin/memif-agent --restconf-port 8443
 
 test: build
 	$(VENV)/bin/ruff check .

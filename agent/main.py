@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config_file.add_arguments(p)
     service.add_arguments(p)
+    from agent.restconf import options as restconf_options
+
+    restconf_options.add_arguments(p)
     return p
 
 
@@ -292,13 +295,21 @@ async def serve(opts: argparse.Namespace) -> None:
 
     server = build_server(opts)
     await server.startup()
-    acceptor = await transport.start(server, opts.host_key)
+    guard = transport.login_guard(opts)
+    acceptor = await transport.start(server, opts.host_key, guard)
     sockets = acceptor.sockets if hasattr(acceptor, "sockets") else []
     addrs = [s.getsockname() for s in sockets] or [(opts.address, opts.port)]
     for addr in addrs:
         # Logged whatever the log level: tests/agent_harness.py and scripts wait
         # for this line and read the port from it.
         log.log(max(logging.INFO, log.getEffectiveLevel()), "listening on %s:%d", addr[0], addr[1])
+    restconf = None
+    if getattr(opts, "restconf_port", None) is not None:
+        from agent.restconf import app as restconf_app
+        from agent.restconf.core import ServerCore
+
+        core = ServerCore(server, guard)
+        restconf = await restconf_app.start(core, opts, opts.host_key.parent)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -310,6 +321,8 @@ async def serve(opts: argparse.Namespace) -> None:
     service.stopping()
     log.info("shutting down")
     acceptor.close()
+    if restconf is not None:
+        await restconf.cleanup()
     await server.shutdown()
 
 

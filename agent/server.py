@@ -223,9 +223,16 @@ class Server:
 
     # -- sessions -------------------------------------------------------------
 
-    def new_session(self, username: str, source_host: str = "") -> Session:
+    def next_session_id(self) -> int:
+        """An id no other session of this agent has had: NETCONF sessions and
+        RESTCONF's writers and streams share one numbering, as locks and NACM
+        know clients by it."""
         sid = self._next_session_id
         self._next_session_id += 1
+        return sid
+
+    def new_session(self, username: str, source_host: str = "") -> Session:
+        sid = self.next_session_id()
         session = Session(
             sid,
             username,

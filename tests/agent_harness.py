@@ -31,6 +31,7 @@ from agent.netconf.framing import Framer
 
 REPO = Path(__file__).resolve().parent.parent
 _LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
+_RESTCONF_RE = re.compile(r"RESTCONF on (https?)://\S+:(\d+)")
 START_TIMEOUT = 30.0
 
 
@@ -43,6 +44,7 @@ class AgentProcess:
         self.log_path = self.workdir / "agent.log"
         self.extra_args = list(extra_args)
         self.port = 0
+        self.restconf_port = 0  # with --restconf-port: the port it serves on
         self.proc: subprocess.Popen | None = None
         self._managers: list = []
         self._log_offset = 0
@@ -65,7 +67,11 @@ class AgentProcess:
         ]
         if "--log-level" not in self.extra_args:
             args += ["--log-level", "info"]
-        return args + self.extra_args
+        extra = list(self.extra_args)
+        if self.restconf_port and "--restconf-port" in extra:
+            # A restart serves RESTCONF where it did before, as SSH.
+            extra[extra.index("--restconf-port") + 1] = str(self.restconf_port)
+        return args + extra
 
     def start(self) -> AgentProcess:
         if self.proc is not None and self.proc.poll() is None:
@@ -84,9 +90,13 @@ class AgentProcess:
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            m = _LISTEN_RE.search(self._new_log())
-            if m:
+            new = self._new_log()
+            m = _LISTEN_RE.search(new)
+            r = _RESTCONF_RE.search(new)
+            if m and (r or "--restconf-port" not in self.extra_args):
                 self.port = int(m.group(2))
+                if r:
+                    self.restconf_port = int(r.group(2))
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"agent exited with {self.proc.returncode}:\n{self.log()}")

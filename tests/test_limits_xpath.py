@@ -255,7 +255,7 @@ def test_event_bigger_than_the_bound_is_measured_first():
     """An event bigger than the one a filter was bounded on (a config-change of
     more than 10,000 edits): a filter that fits the budget on it runs, one that
     does not is not evaluated and the event is withheld from that subscriber."""
-    from agent import notifications
+    from agent.rpc import notifications
 
     ev = notifications.config_change_event(notifications.EVENT_EDITS + 2000)
     cheap = "/ncn:netconf-config-change/ncn:edit[ncn:operation='replace']"

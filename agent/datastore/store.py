@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from copy import deepcopy
 from pathlib import Path
 from typing import Protocol
@@ -280,8 +281,11 @@ class Datastores:
         default_operation: str = "merge",
         test_option: str = "test-then-set",
         error_option: str = "stop-on-error",
+        check_base: Callable[[etree._Element], None] | None = None,
     ) -> list[RpcError]:
-        """Returns the errors of a continue-on-error edit that still applied; raises otherwise."""
+        """Returns the errors of a continue-on-error edit that still applied; raises otherwise.
+        `check_base(tree)` may refuse the edit by raising, given the tree it would
+        edit, read under the same lock as the edit (RESTCONF preconditions)."""
         if target not in ("candidate", "running"):
             raise RpcError(
                 "invalid-value",
@@ -289,7 +293,7 @@ class Datastores:
                 type="protocol",
             )
         self.locks.require_writable(target, session_id)
-        args = (edit, session_id, default_operation, error_option)
+        args = (edit, session_id, default_operation, error_option, check_base)
         if target == "running" and test_option != "test-only":
             # Read, edit and set running under one lock: applying awaits the
             # dataplane process, and an edit computed from the running of before
@@ -343,10 +347,13 @@ class Datastores:
         session_id: int,
         default_operation: str,
         error_option: str,
+        check_base: Callable[[etree._Element], None] | None = None,
     ) -> tuple[etree._Element, list[RpcError]]:
         """`base` (the tree of `target`) with `edit` applied (itself if nothing
         changed) and the errors of a continue-on-error edit. Changes no datastore
         state: it may run in the worker."""
+        if check_base is not None:
+            check_base(base)
         if self.access is not None:
             self.access.check_request(session_id, base, edit, default_operation)
         work = deepcopy(base)
@@ -465,24 +472,41 @@ class Datastores:
 
     # -- copy / delete ---------------------------------------------------------------------------
 
-    async def copy(self, source: etree._Element, target: str, session_id: int) -> None:
+    async def copy(
+        self,
+        source: etree._Element,
+        target: str,
+        session_id: int,
+        check_base: Callable[[etree._Element], None] | None = None,
+    ) -> None:
+        """`check_base`: as for edit(), given the tree to be replaced."""
         if target != "running":
-            return await self._copy(source, target, session_id)
+            return await self._copy(source, target, session_id, check_base)
         async with self._commit_lock:  # as for edit: nothing read from a running in flux
-            return await self._copy(source, target, session_id)
+            return await self._copy(source, target, session_id, check_base)
 
-    async def _copy(self, source: etree._Element, target: str, session_id: int) -> None:
+    async def _copy(
+        self,
+        source: etree._Element,
+        target: str,
+        session_id: int,
+        check_base: Callable[[etree._Element], None] | None = None,
+    ) -> None:
         self.locks.require_writable(target, session_id)
         if target == "startup":
             before = self.startup
             current = before if before is not None else empty()
             worker = self.worker_for(current, source)
-            new = await self._off_loop(worker, self._copied, current, target, source, session_id)
+            new = await self._off_loop(
+                worker, self._copied, current, target, source, session_id, check_base
+            )
             if self.startup is not before:  # replaced meanwhile: decided again, here
                 current = self.startup if self.startup is not None else empty()
-                new = self._copied(current, target, source, session_id)
+                new = self._copied(current, target, source, session_id, check_base)
         else:
-            new = await self._computed(target, session_id, source, self._copied, source, session_id)
+            new = await self._computed(
+                target, session_id, source, self._copied, source, session_id, check_base
+            )
         if target == "running":
             self.confirm.refuse_other(session_id, "copy to running")
             await self.set_running(new, session_id)
@@ -496,12 +520,19 @@ class Datastores:
             raise RpcError("invalid-value", f"cannot copy to {target}", type="protocol")
 
     def _copied(
-        self, current: etree._Element, target: str, source: etree._Element, session_id: int
+        self,
+        current: etree._Element,
+        target: str,
+        source: etree._Element,
+        session_id: int,
+        check_base: Callable[[etree._Element], None] | None = None,
     ) -> etree._Element:
         """A copy of `source` to replace `current`, the tree of `target`, once the
         session may write it and it is valid (for the candidate: its types; the
         rules wait for commit). Changes no datastore state: it may run in the
         worker."""
+        if check_base is not None:
+            check_base(current)
         new = deepcopy(source)
         if self.access is not None:
             self.access.check_request(session_id, current, new, "replace", whole=True)

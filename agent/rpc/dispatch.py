@@ -35,6 +35,10 @@ class RpcTable:
     def has(self, ns: str, name: str) -> bool:
         return f"{{{ns}}}{name}" in self._handlers
 
+    def operations(self) -> list[tuple[str, str]]:
+        """(namespace, name) of every registered operation."""
+        return [tuple(key[1:].split("}", 1)) for key in self._handlers]  # type: ignore[misc]
+
     def add_hook(self, fn: Hook) -> None:
         """fn(ctx, op) runs before every handler; raising RpcError refuses the RPC."""
         self._hooks.append(fn)

@@ -645,7 +645,20 @@ class NetconfChannel(asyncssh.SSHServerSession):
         self._timer = asyncio.get_running_loop().call_later(wait, self._check_timeouts)
 
 
-async def start(server: Server, host_key: Path) -> asyncssh.SSHAcceptor:
+def login_guard(opts) -> LoginGuard:
+    """The password-guessing budget the options ask for (one for SSH and RESTCONF)."""
+    return LoginGuard(
+        step=getattr(opts, "login_delay", 0.5),
+        cap=10 * getattr(opts, "login_delay", 0.5),
+        max_failures=getattr(opts, "login_max_failures", 10),
+        lockout=getattr(opts, "login_lockout", 300.0),
+        max_wait=(getattr(opts, "login_timeout", 30) or 30) / 2,
+    )
+
+
+async def start(
+    server: Server, host_key: Path, guard: LoginGuard | None = None
+) -> asyncssh.SSHAcceptor:
     """Listen for SSH connections; returns the acceptor (close() it to stop)."""
     opts = server.options
     from agent.ssh.users import dummy_hash
@@ -653,13 +666,7 @@ async def start(server: Server, host_key: Path) -> asyncssh.SSHAcceptor:
     # Made once, in the background: listening does not wait for it (a start-up
     # is ~0.1 s of scrypt shorter), and a login that comes first makes its own.
     asyncio.get_running_loop().run_in_executor(None, dummy_hash)
-    guard = LoginGuard(
-        step=getattr(opts, "login_delay", 0.5),
-        cap=10 * getattr(opts, "login_delay", 0.5),
-        max_failures=getattr(opts, "login_max_failures", 10),
-        lockout=getattr(opts, "login_lockout", 300.0),
-        max_wait=(getattr(opts, "login_timeout", 30) or 30) / 2,
-    )
+    guard = guard if guard is not None else login_guard(opts)
     gate = PreAuthGate(getattr(opts, "max_startups", 0) or 0)
     budget = InputBudget(getattr(opts, "max_input_buffer", 0) or 0)
     return await asyncssh.create_server(
