@@ -155,6 +155,11 @@ def test_rfc8527_datastores(ag) -> None:
     r = rc.post("ds/ietf-datastores:running/memif-agent:memif", socket_body(8, "/tmp/c8"))
     assert r.status_code == 201, r.text
     assert "/tmp/c8" in m.get_config("running").data_xml
+    # RFC 8040 §1.4: the candidate (clean) follows running, and so does startup
+    assert "/tmp/c8" in m.get_config("candidate").data_xml
+    assert "/tmp/c8" in m.get_config("startup").data_xml
+    m.discard_changes()  # nothing to discard: the edit is committed, not pending
+    assert "/tmp/c8" in m.get_config("candidate").data_xml
 
 
 def test_locks_give_409_lock_denied(ag) -> None:
