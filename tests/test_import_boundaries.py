@@ -34,6 +34,13 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("agent.rpc", "agent.datastore", "agent.nacm", "agent.memif", "agent.yangdata", "libyang"),
         (),
     ),
+    # The second front end: the same RPC layer and datastores as NETCONF, never
+    # the NETCONF server or SSH transport; it shares the login throttle and users
+    # file with SSH, and the NETCONF parser's XML defences (hardened_parser).
+    "agent.restconf": (
+        WIRE,
+        ("agent.ssh.logins", "agent.ssh.users", "agent.netconf.session"),
+    ),
     # The error every room raises: plain data, no wire format.
     "agent.errors": (("agent", "asyncio", "asyncssh", "libyang", "lxml"), ("agent.errors",)),
 }
@@ -103,9 +110,7 @@ def test_every_module_is_in_a_room_or_the_application():
     application = {"agent", "agent.app", "agent.main", "agent.service", "agent.config_file"}
     application |= {"agent.server"}
     homeless = [
-        m
-        for m in map(_module_name, _modules())
-        if _room(m) is None and m not in application and not _under(m, "agent.restconf")
+        m for m in map(_module_name, _modules()) if _room(m) is None and m not in application
     ]
     assert homeless == []
 
