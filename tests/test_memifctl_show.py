@@ -1,8 +1,7 @@
 """`show interface memif` layout (TNSR's) from a <get> reply."""
 
 from lxml import etree
-
-from tools.memifctl import show
+from memifctl import show
 
 NS = "urn:memif-agent:yang:memif-agent"
 
