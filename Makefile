@@ -57,7 +57,7 @@ fuzz: .stamp-apt
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Idataplane/src \
 		dataplane/fuzz/fuzz_ctrl.c dataplane/src/ctrl.c dataplane/src/handshake.c \
 		dataplane/src/ring.c -o build/fuzz/fuzz_ctrl
-	cp tests/fuzz_corpus/* build/fuzz/corpus/
+	cp tests/fuzz/corpus/* build/fuzz/corpus/
 	build/fuzz/fuzz_ctrl -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus
 
 # The agent as a system service: its own venv under APPDIR, commands in BINDIR, the

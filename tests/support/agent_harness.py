@@ -29,7 +29,7 @@ from lxml import etree
 
 from agent.framing import Framer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 _LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
 START_TIMEOUT = 30.0
 

@@ -11,9 +11,8 @@ import subprocess
 import sys
 import time
 
+from agent_harness import REPO, AgentProcess, Raw, arun
 from lxml import etree
-
-from tests.agent_harness import REPO, AgentProcess, Raw, arun
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 GET_CONFIG = b"<get-config><source><running/></source></get-config>"
