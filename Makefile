@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # dpdk-testpmd (in dpdk-dev) + net_memif is the third-party memif peer of the tests;
 # clang + libclang-rt give ASan and libFuzzer builds of the C extension;
 # systemd gives systemd-analyze, which checks the service unit;
-# curl runs the README's RESTCONF first steps (tests/test_restconf_readme.py).
+# curl runs the README's RESTCONF first steps (tests/e2e/test_restconf_readme.py).
 APT_PKGS := build-essential pkg-config python3-dev python3-venv \
 	libyang2-dev libyang2-tools dpdk dpdk-dev librte-net-memif23 \
 	clang libclang-rt-14-dev openssh-client systemd netconfd openssh-server \
@@ -60,7 +60,7 @@ fuzz: .stamp-apt
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Idataplane/src \
 		dataplane/fuzz/fuzz_ctrl.c dataplane/src/ctrl.c dataplane/src/handshake.c \
 		dataplane/src/ring.c -o build/fuzz/fuzz_ctrl
-	cp tests/fuzz_corpus/* build/fuzz/corpus/
+	cp tests/fuzz/corpus/* build/fuzz/corpus/
 	build/fuzz/fuzz_ctrl -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus
 
 # The agent as a system service: its own venv under APPDIR, commands in BINDIR, the

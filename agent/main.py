@@ -300,7 +300,7 @@ async def serve(opts: argparse.Namespace) -> None:
     sockets = acceptor.sockets if hasattr(acceptor, "sockets") else []
     addrs = [s.getsockname() for s in sockets] or [(opts.address, opts.port)]
     for addr in addrs:
-        # Logged whatever the log level: tests/agent_harness.py and scripts wait
+        # Logged whatever the log level: tests/support/agent_harness.py and scripts wait
         # for this line and read the port from it.
         log.log(max(logging.INFO, log.getEffectiveLevel()), "listening on %s:%d", addr[0], addr[1])
     restconf = None

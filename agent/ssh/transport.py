@@ -182,7 +182,7 @@ def lazy_keepalive(conn: asyncssh.SSHServerConnection) -> None:
     packet: ~10% of the agent's CPU per small request. Here a packet only notes
     the time; when the timer fires after traffic, it re-arms itself for the rest
     of the interval instead of probing. Relies on asyncssh internals
-    (tests/test_transport.py checks they are still there).
+    (tests/e2e/test_transport.py checks they are still there).
     """
     loop = asyncio.get_running_loop()
     last = [loop.time()]

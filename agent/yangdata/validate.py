@@ -39,7 +39,7 @@ def validate_config(
 
 
 # Top-level nodes the typed parse checks completely against the YANG model
-# (tests/test_validate_equivalence.py holds it to libyang's verdicts); skipping
+# (tests/unit/test_validate_equivalence.py holds it to libyang's verdicts); skipping
 # them in libyang keeps a small commit on a large configuration fast.
 _TYPED = frozenset({MEMIF_Q + "memif"})
 

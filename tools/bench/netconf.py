@@ -1,7 +1,7 @@
 """NETCONF benchmarks: the agent and yuma123 netconfd in the same run, with the
 same client, and their ratio on every row.
 
-netconfd (Debian `netconfd`, started by tests/netconfd.py behind a private
+netconfd (Debian `netconfd`, started by tests/support/netconfd.py behind a private
 sshd) loads the same YANG module with candidate and startup; both servers start
 from an empty configuration. The same raw NETCONF 1.1 client
 (tools/bench/nc_raw.py, asyncssh; ncclient costs ~0.6 ms of client CPU per
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 sys.path.insert(0, str(ROOT))
 from netconfd import HELLO_SETTLE, Netconfd, _descendants  # noqa: E402
 

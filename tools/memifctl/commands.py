@@ -14,10 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
+from memifctl import grammar, show, yang_json
+from memifctl.grammar import CONFIG, EXEC, MEMIF, Command
 from ncclient.operations.rpc import RPCError
-
-from tools.memifctl import grammar, show, yang_json
-from tools.memifctl.grammar import CONFIG, EXEC, MEMIF, Command
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NCM = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"

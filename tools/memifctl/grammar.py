@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tools.memifctl.errors import UsageError
+from memifctl.errors import UsageError
 
 EXEC, CONFIG, MEMIF = "exec", "config", "config-memif"
 

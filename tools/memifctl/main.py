@@ -21,8 +21,8 @@ import argparse
 import os
 import sys
 
-from tools.memifctl import errors
-from tools.memifctl.errors import UsageError
+from memifctl import errors
+from memifctl.errors import UsageError
 
 
 def _connect(args: argparse.Namespace):
@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot connect to {args.host}:{args.port}: {e}", file=sys.stderr)
         return errors.CONNECTION
 
-    from tools.memifctl import grammar
-    from tools.memifctl.commands import LockHeld, Session
+    from memifctl import grammar
+    from memifctl.commands import LockHeld, Session
 
     sess = Session(m, as_json=args.json)
     status = errors.OK
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 if cmd.action == "exit" and sess.mode == grammar.EXEC:
                     return False
                 if cmd.action == "monitor":
-                    from tools.memifctl import monitor
+                    from memifctl import monitor
 
                     monitor.run(m, args.json, args.count)
                     continue
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command:
             run_line(" ".join(args.command))
         elif interactive:
-            from tools.memifctl import shell
+            from memifctl import shell
 
             shell.loop(run_line, lambda: sess.prompt, lambda: sess.mode)
         else:

@@ -7,9 +7,8 @@ import sys
 from typing import Any
 
 from lxml import etree
+from memifctl import yang_json
 from ncclient.transport.errors import TransportError
-
-from tools.memifctl import yang_json
 
 NS = "urn:memif-agent:yang:memif-agent"
 

@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from agent_harness import wait_until
 from lxml import etree
 from ncclient.operations.rpc import RPCError
 from ncclient.xml_ import to_ele
@@ -218,7 +219,7 @@ def test_startup_copy_delete_and_boot(ag):
 
 
 def test_inline_config_is_checked_like_an_edit(ag):
-    # Found by tests/test_rpc_fuzz.py: copy-config stored foreign attributes and
+    # Found by tests/fuzz/test_rpc_fuzz.py: copy-config stored foreign attributes and
     # accepted unknown namespaces into the candidate.
     m = ag.connect()
     inline = (
@@ -321,8 +322,8 @@ def test_confirmed_commit_times_out_and_rolls_back(ag):
     m.commit(confirmed=True, timeout="1")
     assert ids(m) == [("1", "1")]
     assert (ag.state_dir / "rollback.xml").exists()
-    time.sleep(1.6)
-    assert ids(m) == [] and xp(data(m), "//m:socket/m:id/text()") == ["1"]
+    wait_until(lambda: ids(m) == [], timeout=10, what="the confirmed commit rolled back")
+    assert xp(data(m), "//m:socket/m:id/text()") == ["1"]
     assert not (ag.state_dir / "rollback.xml").exists()
 
 
@@ -344,8 +345,10 @@ def test_confirmed_commit_confirm_cancel_and_session_loss(ag):
     m.edit_config(target="candidate", config=memif(sock(3)))
     m.commit(confirmed=True, timeout="30")
     m.close_session()
-    time.sleep(0.3)
-    assert xp(data(other), "//m:socket/m:id/text()") == ["1"]
+    wait_until(
+        lambda: xp(data(other), "//m:socket/m:id/text()") == ["1"],
+        what="rolled back on session loss",
+    )
     e = rpc_error(other.cancel_commit)
     assert e.tag == "invalid-value"
 
@@ -354,8 +357,9 @@ def test_persistent_confirmed_commit_from_another_session(ag):
     m = ag.connect()
     m.edit_config(target="candidate", config=memif(sock(4)))
     m.commit(confirmed=True, timeout="30", persist="tok-1")
+    sid = m.session_id
     m.close_session()
-    time.sleep(0.2)
+    ag.wait_log(f"session {sid} ended")
     other = ag.connect()
     assert xp(data(other), "//m:socket/m:id/text()") == ["4"]  # survives its session
     e = rpc_error(other.commit, persist_id="wrong")

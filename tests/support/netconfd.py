@@ -17,7 +17,7 @@ sshd to switch users, and netconfd's superuser is root.
 netconfd 2.13 loses an RPC that arrives right behind the client's <hello>
 (the session then hangs waiting for its reply): a client that sends its first
 RPC at once must wait HELLO_SETTLE seconds after its hello (ncclient, slower
-to send its first RPC, did not hit it in tests/test_netconfd.py).
+to send its first RPC, did not hit it in tests/interop/test_netconfd.py).
 
 On exit every process started here is terminated, including sshd's
 per-connection children (they call setsid(), so they are found through their
@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "yang" / "memif-agent.yang"
 NETCONFD = "/usr/sbin/netconfd"
 SUBSYSTEM = "/usr/sbin/netconf-subsystem"

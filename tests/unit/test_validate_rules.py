@@ -212,7 +212,7 @@ def test_punt_inject_not_implemented() -> None:
     ("body", "text"),
     [
         (sock(1) + itf(xconnect="memif1/9"), "does not exist"),
-        # found by tests/test_rpc_fuzz.py: 4,301 digits broke int() (an internal error)
+        # found by tests/fuzz/test_rpc_fuzz.py: 4,301 digits broke int() (an internal error)
         (sock(1) + itf(xconnect="memif" + "9" * 4301 + "/1"), "does not exist"),
         (sock(1) + itf(xconnect="memif1/4294967296"), "does not exist"),
         (sock(1) + itf(xconnect="memif1/1"), "itself"),

@@ -1,6 +1,6 @@
 """A short libFuzzer run (ASan + UBSan) over the control-message codec, the
 handshake state machines and the ring receive path, seeded from
-tests/fuzz_corpus; `make fuzz` runs longer."""
+tests/fuzz/corpus; `make fuzz` runs longer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_fuzz_ctrl_and_ring(tmp_path) -> None:
@@ -38,7 +38,7 @@ def test_fuzz_ctrl_and_ring(tmp_path) -> None:
         text=True,
     )
     corpus = tmp_path / "corpus"
-    shutil.copytree(ROOT / "tests" / "fuzz_corpus", corpus)
+    shutil.copytree(ROOT / "tests" / "fuzz" / "corpus", corpus)
     r = subprocess.run(
         [str(exe), "-max_total_time=15", "-rss_limit_mb=1024", str(corpus)],
         capture_output=True,

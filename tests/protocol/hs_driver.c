@@ -1,6 +1,6 @@
 /* Test driver for dataplane/src/handshake.c: feeds it 128-byte control messages
  * read as hex from stdin (one per line: "<256 hex digits> <has_fd>") and prints
- * each decision, so tests/test_dp_handshake.py checks the handshake with byte
+ * each decision, so tests/protocol/test_dp_handshake.py checks the handshake with byte
  * vectors and no sockets.
  *
  *   hs_driver server <secret|-> <mode> <found> <is_server> <enabled> <connected>

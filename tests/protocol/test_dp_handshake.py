@@ -1,7 +1,7 @@
 """The memif handshake state machines (dataplane/src/handshake.c) driven with byte
 vectors, no sockets: messages are packed here from the wire layout in
 shared/memif-protocol.md §2.1, not with our encoder, and fed through
-tests/hs_driver.c, which prints every decision."""
+tests/protocol/hs_driver.c, which prints every decision."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ACK, HELLO, INIT, ADD_REGION, ADD_RING, CONNECT, CONNECTED, DISCONNECT = range(1, 9)
 V2 = 0x0200
 
@@ -58,7 +58,7 @@ def driver(tmp_path_factory) -> Path:
             "-fsanitize=address,undefined",
             "-g",
             f"-I{src}",
-            str(ROOT / "tests" / "hs_driver.c"),
+            str(ROOT / "tests" / "protocol" / "hs_driver.c"),
             str(src / "ctrl.c"),
             str(src / "handshake.c"),
             "-o",

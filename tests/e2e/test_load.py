@@ -10,7 +10,7 @@ from pathlib import Path
 
 from testpmd import TestPmd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tools.bench.load import cfg, run_load, rx_packets  # noqa: E402
 
 

@@ -334,7 +334,7 @@ def test_frozen_client_dropped_by_keepalive(start_agent, tmp_path):
         "    await asyncio.sleep(60)\n"
         "asyncio.run(main())\n"
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(["tests", "."]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(["tests/support", "."]))
     p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
     try:
         sid = p.stdout.readline().strip()

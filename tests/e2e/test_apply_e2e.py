@@ -130,10 +130,12 @@ def test_our_client_to_testpmd_server_and_restart(ag, tmp_path) -> None:
                 "<id>4</id></interface>"
             ),
         )
-        mark = len(pmd.out)
-        time.sleep(0.5)
-        pmd.send("show port info 0")
-        assert pmd.wait_for(r"Link status:\s*(\w+)", start=mark).group(1) == "down"
+        def pmd_link() -> str:
+            mark = len(pmd.out)
+            pmd.send("show port info 0")
+            return pmd.wait_for(r"Link status:\s*(\w+)", start=mark).group(1)
+
+        wait(lambda: pmd_link() == "down", what="testpmd sees its link down")
     finally:
         pmd.quit()
 
@@ -219,13 +221,12 @@ def test_two_agents_xconnect_two_testpmds(start_agent, tmp_path) -> None:
         src.start()
         time.sleep(1.0)
         src.send("stop")
-        # Frames still in flight through both agents: wait until B has sent its last
-        # one, then give dst's poll loop time to take it off the ring.
-        last = -1
-        while (sent := int(state(mb, 2, 0)["tx-packets"])) != last:
-            last = sent
-            time.sleep(0.3)
-        time.sleep(0.3)
+        # Frames still in flight through both agents: once src stopped, every frame
+        # B sends toward dst must arrive (the pair only forwards, never invents).
+        wait(
+            lambda: dst.stats()["rx"] == int(state(mb, 2, 0)["tx-packets"]),
+            what="dst received everything B sent",
+        )
         dst.send("stop")
         received = dst.stats()["rx"]
         assert received > 10_000

@@ -17,6 +17,10 @@ def up(dp, sid, iid) -> bool:
     return dp.interface_state(sid, iid)["link-status"] == "up"
 
 
+def sock_state(dp, sid: int = 1) -> dict:
+    return next(s for s in dp.state()["sockets"] if s["id"] == sid)
+
+
 def send_paced(dp, sid, iid, size, count, batch=16) -> int:
     sent = 0
     frame = bytes(range(256)) * (size // 256 + 1)
@@ -48,9 +52,9 @@ def test_we_serve_testpmd_client(dp, tmp_path) -> None:
         total = 0
         for size in (64, 1500, 9000):
             total += send_paced(dp, 1, 7, size, 300)
-        time.sleep(0.5)
+        assert total == 900
+        wait(lambda: pmd.stats()["rx"] == total, what="testpmd received all 900")
         pmd.send("stop")
-        assert pmd.stats()["rx"] == total == 900
         assert dp.interface_state(1, 7)["counters"]["tx-packets"] == 900
         # testpmd transmits: we receive every frame
         pmd.send("set fwd txonly", "set txpkts 1500")
@@ -60,11 +64,14 @@ def test_we_serve_testpmd_client(dp, tmp_path) -> None:
         while time.time() < end:
             got += len(dp.rx_burst(1, 7, 0, 256)[1])
         pmd.send("stop")
-        time.sleep(0.3)
-        while (n := len(dp.rx_burst(1, 7, 0, 256)[1])) > 0:
-            got += n
+
+        def drained() -> bool:
+            nonlocal got
+            got += len(dp.rx_burst(1, 7, 0, 256)[1])
+            return got == pmd.stats()["tx"]
+
+        wait(drained, what="every frame testpmd sent received")
         assert got > 1000
-        assert pmd.stats()["tx"] == got
         assert dp.interface_state(1, 7)["counters"]["bad-descriptors"] == 0
     finally:
         pmd.quit()
@@ -79,9 +86,9 @@ def test_we_connect_to_testpmd_server_and_reconnect(dp, tmp_path) -> None:
         wait(lambda: up(dp, 1, 3))
         pmd.start()
         total = sum(send_paced(dp, 1, 3, size, 200) for size in (64, 1500, 9000))
-        time.sleep(0.5)
+        assert total == 600
+        wait(lambda: pmd.stats()["rx"] == total, what="testpmd received all 600")
         pmd.send("stop")
-        assert pmd.stats()["rx"] == total == 600
     finally:
         pmd.quit()
     wait(lambda: not up(dp, 1, 3))
@@ -92,9 +99,8 @@ def test_we_connect_to_testpmd_server_and_reconnect(dp, tmp_path) -> None:
         wait(lambda: up(dp, 1, 3))
         pmd.start()
         assert send_paced(dp, 1, 3, 64, 100) == 100
-        time.sleep(0.3)
+        wait(lambda: pmd.stats()["rx"] == 100, what="testpmd received all 100")
         pmd.send("stop")
-        assert pmd.stats()["rx"] == 100
     finally:
         pmd.quit()
 
@@ -105,7 +111,10 @@ def test_testpmd_with_wrong_secret_is_refused(dp, tmp_path) -> None:
     dp.add_interface(1, 0, role="server", enabled=True, secret="good")
     pmd = TestPmd(sock, "client", if_id=0, extra_vdev=",secret=bad")
     try:
-        time.sleep(3)
+        wait(
+            lambda: "incorrect secret" in sock_state(dp).get("last-refusal", ""),
+            what="the wrong secret refused",
+        )
         assert not up(dp, 1, 0)
         mark = len(pmd.out)
         pmd.send("show port info 0")

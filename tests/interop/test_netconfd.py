@@ -1,4 +1,4 @@
-"""The netconfd launcher (tests/netconfd.py) that benchmarks and differential
+"""The netconfd launcher (tests/support/netconfd.py) that benchmarks and differential
 tests compare the agent with: real sessions from ncclient and paramiko, and
 every process gone afterwards."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from agent.yangdata.schema import YANG_DIR, standard_module_dirs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODULE = YANG_DIR / "memif-agent.yang"
 PYANG = [sys.executable, "-m", "pyang"]
 

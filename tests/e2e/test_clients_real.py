@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from agent_harness import HELLO11, AgentProcess, Framer, arun, chunk, rpc
 from lxml import etree
-
-from tests.agent_harness import HELLO11, AgentProcess, Framer, arun, chunk, rpc
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 GET_CONFIG = b"<get-config><source><running/></source></get-config>"
@@ -19,7 +18,7 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def _memif_ns() -> str:
-    from tests.test_limits_wire import _ns_memif
+    from test_limits_wire import _ns_memif
 
     return _ns_memif()
 

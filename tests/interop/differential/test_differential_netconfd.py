@@ -1,5 +1,5 @@
 """Differential test: the same RPC sequences to the agent and to yuma123 netconfd
-(behind a private sshd, tests/netconfd.py), replies normalised and compared.
+(behind a private sshd, tests/support/netconfd.py), replies normalised and compared.
 Every difference must be one of known_differences.KNOWN, each of which says
 which RFC text makes the agent right (docs/conformance.md lists them too).
 
@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 
+import netconfd as netconfd_launcher
 import pytest
+from agent_harness import HELLO11, Raw, rpc
+from known_differences import KNOWN
 from lxml import etree
-
-from tests import netconfd as netconfd_launcher
-from tests.agent_harness import HELLO11, Raw, rpc
-from tests.differential.known_differences import KNOWN
-from tests.differential.normalize import normalize
-from tests.differential.sequences import RESET, SEQUENCES
+from normalize import normalize
+from sequences import RESET, SEQUENCES
 
 pytestmark = pytest.mark.skipif(
     netconfd_launcher.available() is not None, reason=netconfd_launcher.available() or ""

@@ -3,7 +3,7 @@ what another session did to the datastore while one was computed in the worker
 is never lost nor half-seen (issue 12: big legitimate requests off the loop).
 
 In process, on agent.datastore.Datastores with the real worker thread; the
-same requests over SSH are in tests/test_limits_transport.py."""
+same requests over SSH are in tests/e2e/test_limits_transport.py."""
 
 from __future__ import annotations
 

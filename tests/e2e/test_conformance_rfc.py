@@ -6,11 +6,10 @@ or the base version matters."""
 from __future__ import annotations
 
 import pytest
+from agent_harness import HELLO10, HELLO11, Raw, arun
 from lxml import etree
 from ncclient.operations.rpc import RPCError
 from ncclient.xml_ import to_ele
-
-from tests.agent_harness import HELLO10, HELLO11, Raw, arun
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NS = "urn:memif-agent:yang:memif-agent"

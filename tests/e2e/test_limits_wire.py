@@ -8,9 +8,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from agent_harness import HELLO10, HELLO11, Raw, arun, chunk, rpc
 from lxml import etree
-
-from tests.agent_harness import HELLO10, HELLO11, Raw, arun, chunk, rpc
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 GET_CONFIG = b"<get-config><source><running/></source></get-config>"
@@ -35,7 +34,7 @@ async def still_works(s: Raw, mid: int = 99) -> None:
 
 @pytest.fixture(scope="module")
 def wire_agent(tmp_path_factory):
-    from tests.agent_harness import AgentProcess
+    from agent_harness import AgentProcess
 
     a = AgentProcess(
         tmp_path_factory.mktemp("wire"),

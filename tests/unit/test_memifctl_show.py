@@ -13,8 +13,7 @@ import sys
 from agent_harness import wait_until
 from hostile_peer import HostileClient
 from lxml import etree
-
-from tools.memifctl import show
+from memifctl import show
 
 NS = "urn:memif-agent:yang:memif-agent"
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-MEMIFCTL = [sys.executable, "-m", "tools.memifctl.main"]
+MEMIFCTL = [sys.executable, "-m", "memifctl.main"]
 
 
 @pytest.fixture

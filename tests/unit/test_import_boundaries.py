@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-AGENT = Path(__file__).resolve().parents[1] / "agent"
+AGENT = Path(__file__).resolve().parents[2] / "agent"
 
 WIRE = ("agent.netconf", "agent.ssh", "agent.server", "agent.app", "agent.main", "asyncssh")
 

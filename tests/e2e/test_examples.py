@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dataplane import Dataplane
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def run(ag, name: str, *args: str) -> subprocess.CompletedProcess:

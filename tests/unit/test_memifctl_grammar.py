@@ -1,9 +1,8 @@
 """memifctl's command language: modes, quoting, parsing, errors and completion (pure)."""
 
 import pytest
-
-from tools.memifctl.errors import UsageError
-from tools.memifctl.grammar import (
+from memifctl.errors import UsageError
+from memifctl.grammar import (
     CONFIG,
     CONFIG_HELP,
     EXEC,
@@ -158,7 +157,7 @@ def test_help_command() -> None:
     for mode in (EXEC, CONFIG, MEMIF):
         assert parse("help", mode) == Command("help")
         assert parse("?", mode) == Command("help")
-    from tools.memifctl.grammar import help_lines
+    from memifctl.grammar import help_lines
 
     text = help_lines("", MEMIF)
     assert "  ring-size        <8-32> ring size as log2 of entries" in text.splitlines()

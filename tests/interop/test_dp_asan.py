@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_dataplane_under_asan(tmp_path) -> None:
@@ -78,10 +78,10 @@ def test_dataplane_under_asan(tmp_path) -> None:
             "no:cacheprovider",
             "--rootdir",
             str(ROOT),
-            str(ROOT / "tests" / "test_dp_ours.py"),
-            str(ROOT / "tests" / "test_dp_hostile.py"),
-            str(ROOT / "tests" / "test_dp_hostile_limits.py"),
-            str(ROOT / "tests" / "test_dp_codec.py"),
+            str(ROOT / "tests" / "interop" / "test_dp_ours.py"),
+            str(ROOT / "tests" / "interop" / "test_dp_hostile.py"),
+            str(ROOT / "tests" / "interop" / "test_dp_hostile_limits.py"),
+            str(ROOT / "tests" / "protocol" / "test_dp_codec.py"),
         ],
         env=env,
         capture_output=True,

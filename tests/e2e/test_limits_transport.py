@@ -12,9 +12,9 @@ import sys
 import time
 
 import pytest
+from agent_harness import REPO, AgentProcess, Raw, arun
 from lxml import etree
 
-from tests.agent_harness import REPO, AgentProcess, Raw, arun
 from tools.bench.stall import ENTRIES, LEGIT_KINDS, pct, setup_legit, victim, write_users
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"

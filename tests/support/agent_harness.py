@@ -29,7 +29,7 @@ from lxml import etree
 
 from agent.netconf.framing import Framer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 _LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
 _RESTCONF_RE = re.compile(r"RESTCONF on (https?)://\S+:(\d+)")
 START_TIMEOUT = 30.0

@@ -281,7 +281,7 @@ def test_eventfd_made_blocking_after_connect(rig) -> None:
     # eventfd it kicks us on. The dataplane never reads that counter (its
     # interrupts are edge-triggered), so nothing can block: kicks are still
     # counted and the link stays up. (A kick we would write to a blocking
-    # eventfd: tests/test_dp_hostile.py.)
+    # eventfd: tests/interop/test_dp_hostile.py.)
     fcntl.fcntl(c.s2m_efd, fcntl.F_SETFL, 0)
     before = int(until_reason(rig, 4, "link-status", "up").get("interrupts", 0))
     for _ in range(3):
