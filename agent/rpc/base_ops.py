@@ -276,7 +276,7 @@ def visible(ctx: RpcContext, tree: etree._Element, owned: bool = False) -> etree
 def readable_known(ctx: RpcContext, tree: etree._Element) -> bool:
     """Whether `visible(ctx, tree)` of a datastore tree costs nothing (no NACM,
     an exempt user, or the user's readable copy of it is kept already)."""
-    nacm = getattr(ctx.server, "nacm", None)
+    nacm = ctx.server.nacm
     return nacm is None or nacm.exempt(ctx.username) or nacm.has_readable_copy(ctx.username, tree)
 
 

@@ -44,7 +44,12 @@ class Subscription:
     __slots__ = ("stream", "kind", "filter", "tokens", "budget")
 
     def __init__(
-        self, stream: str, kind: str | None, filt, tokens=None, budget: int = 0
+        self,
+        stream: str,
+        kind: str | None,
+        filt,
+        tokens=None,
+        budget: int = filters.DEFAULT_XPATH_RULES.budget,
     ) -> None:
         self.stream = stream
         self.kind = kind  # None (everything), "subtree" or "xpath"
@@ -308,9 +313,7 @@ class Notifications:
 
     def route(self, event: etree._Element) -> None:
         subscribers = [
-            s
-            for s in self.server.sessions.values()
-            if s.subscription is not None and s.is_open
+            s for s in self.server.sessions.values() if s.subscription is not None and s.is_open
         ]
         if not subscribers:
             return

@@ -182,7 +182,7 @@ def test_notification_xpath_filter_limits(start_agent, tmp_path, select, tag, et
     """The XPath limits of get filters hold for create-subscription: too long,
     too deep, too costly on the biggest event, an unknown prefix, bad syntax;
     each refused with its rpc-error, the session stays up and can subscribe."""
-    from tests.agent_harness import Raw, arun
+    from agent_harness import Raw, arun
 
     a = start_agent(tmp_path / "a", "--no-dataplane")
 
@@ -207,7 +207,7 @@ def test_notification_xpath_filter_resolves_names_and_filters(start_agent, tmp_p
     """Unprefixed names resolve to the one notification node of that name (as in
     get filters): only config changes that create something are delivered, not
     the replace between them nor session events."""
-    from tests.agent_harness import Raw, arun
+    from agent_harness import Raw, arun
 
     a = start_agent(tmp_path / "a", "--no-dataplane")
 
