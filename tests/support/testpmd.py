@@ -94,7 +94,9 @@ class TestPmd:
         frames sent before this returns would be lost: wait until it runs."""
         mark = len(self.out)
         self.send("start")
-        self.wait_for(r"packet forwarding", start=mark)
+        # "Start automatic packet forwarding", or, when it runs already (a caller
+        # retrying under load), "Packet forwarding already started".
+        self.wait_for(r"(?i)packet forwarding", start=mark)
         time.sleep(0.2)
 
     def stats(self) -> dict[str, int]:
