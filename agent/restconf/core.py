@@ -12,7 +12,6 @@ NETCONF's): locks and NACM know writers by session id.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -26,7 +25,7 @@ from lxml import etree
 from agent.datastore.edit import Editor
 from agent.datastore.store import empty
 from agent.errors import RpcError, RpcErrors
-from agent.ssh.logins import LoginGuard
+from agent.ssh.logins import LoginGuard, check_password
 from agent.yangdata.xmltree import NC, NC_NS, merge_into
 
 log = logging.getLogger(__name__)
@@ -179,33 +178,9 @@ class ServerCore:
 
     async def authenticate(self, username: str, password: str, peer: str) -> bool:
         """A password check with the SSH logins' throttling (one LoginGuard)."""
-        from agent.ssh.users import dummy_hash, verify_password
-
-        waited = 0.0
-        while (wait := self.guard.admit(username, peer)) and waited <= self.guard.max_wait:
-            await asyncio.sleep(wait)
-            waited += wait
-        if wait is None or wait:
-            await asyncio.sleep(self.guard.step)
-            return False
-        try:
-            users = self.server.users
-            user = users.get(username) if users is not None else None
-            stored = user.password_hash if user is not None else None
-            ok = await asyncio.to_thread(verify_password, stored or dummy_hash(), password)
-            ok = ok and stored is not None
-        except BaseException:
-            self.guard.release(username, peer)
-            raise
-        if ok:
-            self.guard.succeeded(username, peer)
-            return True
-        pause, locked = self.guard.failed(username, peer)
-        for what in locked:
-            log.warning("login lock-out: %s (RESTCONF)", what)
-        log.warning("failed RESTCONF login for user %r from %s", username[:64], peer)
-        await asyncio.sleep(pause)
-        return False
+        return await check_password(
+            self.guard, self.server.users, username, password, peer, "RESTCONF"
+        )
 
     # -- reading -----------------------------------------------------------------------
 

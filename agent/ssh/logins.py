@@ -10,15 +10,24 @@ within `window` seconds a key is locked out for `lockout` seconds: attempts on
 it are refused without checking the password. Unknown user names are treated
 exactly like known ones, so neither timing nor lock-outs tell which exist.
 
-Pure bookkeeping with an injectable clock; the SSH layer awaits the waits.
+`LoginGuard` is pure bookkeeping with an injectable clock; `check_password`
+awaits its waits and checks one password for each front end (SSH, RESTCONF),
+so both throttle, time and log failures alike.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from agent.ssh.users import dummy_hash, verify_password
+
+log = logging.getLogger(__name__)
 
 # Concurrent password checks per key while it has no recent failure.
 BURST = 4
@@ -133,3 +142,50 @@ class LoginGuard:
             k = self._keys.get((kind, name))
             if k is not None:
                 k.in_flight = max(0, k.in_flight - 1)
+
+
+async def check_password(
+    guard: LoginGuard, users: Any, username: str, password: str, peer: str, via: str
+) -> bool:
+    """Whether `password` is `username`'s (`users`: a UserDB, or None), after the
+    guard's waits; a failure is answered after its pause. `via` names the front
+    end in the log."""
+    who = username[:64]
+    waited = 0.0
+    while (wait := guard.admit(username, peer)) and waited <= guard.max_wait:
+        await asyncio.sleep(wait)
+        waited += wait
+    if wait is None or wait:
+        # Locked out, or queued so long that the login would time out: refused
+        # without looking at the password, after a pause that keeps a client
+        # from turning refusals into a fast loop.
+        log.debug("login for user %r from %s refused: too many failures", who, peer)
+        await asyncio.sleep(guard.step)
+        return False
+    try:
+        user = users.get(username) if users is not None else None
+        stored = user.password_hash if user is not None else None
+        # The same scrypt work for an unknown user (or one without a password)
+        # as for a known one: failures take the same time. scrypt takes tens of
+        # milliseconds: keep it off the event loop.
+        ok = await asyncio.to_thread(verify_password, stored or dummy_hash(), password)
+        ok = ok and stored is not None
+    except BaseException:
+        guard.release(username, peer)
+        raise
+    if ok:
+        guard.succeeded(username, peer)
+        return True
+    pause, locked = guard.failed(username, peer)
+    for what in locked:
+        log.warning(
+            "login lock-out: %s after %d failed logins within %.0fs; "
+            "password logins refused for %.0fs",
+            what,
+            guard.max_failures,
+            guard.window,
+            guard.lockout,
+        )
+    log.warning("failed login for user %r from %s (%s); answering in %.1fs", who, peer, via, pause)
+    await asyncio.sleep(pause)
+    return False

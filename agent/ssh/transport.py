@@ -18,7 +18,7 @@ import asyncssh
 
 from agent.netconf.session import CLOSE, EndReason, Session, SessionState, Unparsed
 from agent.server import Server
-from agent.ssh.logins import LoginGuard
+from agent.ssh.logins import LoginGuard, check_password
 
 log = logging.getLogger(__name__)
 
@@ -269,54 +269,12 @@ class _SSHServer(asyncssh.SSHServer):
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
-        from agent.ssh.users import dummy_hash, verify_password
-
-        who = username[:64]
-        waited = 0.0
-        while (wait := self._guard.admit(username, self._peer)) and waited <= self._guard.max_wait:
-            await asyncio.sleep(wait)
-            waited += wait
-        if wait is None or wait:
-            # Locked out, or queued so long that the login would time out:
-            # refused without looking at the password, after a pause that
-            # keeps a client from turning refusals into a fast loop.
-            log.debug("login for user %r from %s refused: too many failures", who, self._peer)
-            await asyncio.sleep(self._guard.step)
-            return False
-        try:
-            users = self._server.users
-            user = users.get(username) if users is not None else None
-            stored = user.password_hash if user is not None else None
-            # The same scrypt work for an unknown user (or one without a
-            # password) as for a known one: failures take the same time.
-            # scrypt takes tens of milliseconds: keep it off the event loop.
-            ok = await asyncio.to_thread(verify_password, stored or dummy_hash(), password)
-            ok = ok and stored is not None
-        except BaseException:
-            self._guard.release(username, self._peer)
-            raise
-        if ok:
-            self._guard.succeeded(username, self._peer)
-            log.info("user %s logged in from %s (password)", username, self._peer)
-            return True
-        pause, locked = self._guard.failed(username, self._peer)
-        for what in locked:
-            log.warning(
-                "login lock-out: %s after %d failed logins within %.0fs; "
-                "password logins refused for %.0fs",
-                what,
-                self._guard.max_failures,
-                self._guard.window,
-                self._guard.lockout,
-            )
-        log.warning(
-            "failed login for user %r from %s (password); answering in %.1fs",
-            who,
-            self._peer,
-            pause,
+        ok = await check_password(
+            self._guard, self._server.users, username, password, self._peer, "password"
         )
-        await asyncio.sleep(pause)
-        return False
+        if ok:
+            log.info("user %s logged in from %s (password)", username, self._peer)
+        return ok
 
     def session_requested(self):
         return NetconfChannel(self._server, self._peer, self._budget)
