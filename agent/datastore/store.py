@@ -140,6 +140,12 @@ class Datastores:
         self.typed = typed if typed is not None else TypedViews()
         self.keys = KeyIndex()
 
+    @property
+    def candidate_author(self) -> int:
+        """The first session whose uncommitted edits the candidate holds, for
+        error-info; 0 (a non-NETCONF holder) when none is known."""
+        return min(self.candidate_editors) if self.candidate_editors else 0
+
     def check_write(self, session_id: int, old: etree._Element, new: etree._Element) -> None:
         """access-denied (NACM) unless the session may make every change old -> new."""
         if self.access is not None:
@@ -183,8 +189,7 @@ class Datastores:
         candidate with uncommitted changes (anyone's, the asker's own included) nor
         on running while another session's confirmed commit is pending."""
         if target == "candidate" and self.candidate_dirty:
-            # Who changed it: error-info session-id 0 would mean a non-NETCONF holder.
-            author = min(self.candidate_editors) if self.candidate_editors else 0
+            author = self.candidate_author
             raise RpcError(
                 "lock-denied",
                 f"the candidate has uncommitted changes (session {author}); commit or "

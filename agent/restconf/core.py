@@ -268,7 +268,7 @@ class ServerCore:
                     info=[("session-id", str(holder))],
                 )
         if ds.candidate_dirty:
-            author = min(ds.candidate_editors) if ds.candidate_editors else 0
+            author = ds.candidate_author
             raise RpcError(
                 "in-use",
                 f"the candidate holds uncommitted changes of NETCONF session {author}: "
