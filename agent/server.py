@@ -31,6 +31,7 @@ from agent.rpc.dispatch import RpcTable
 from agent.rpc.host import Handler
 from agent.yangdata.filters import XPathRules
 from agent.yangdata.schema import module_ns
+from agent.yangdata.splice import TopSplice
 
 if TYPE_CHECKING:
     from agent.datastore.store import Datastores
@@ -75,6 +76,8 @@ class Server:
         self.stats = Statistics()
         # (provider, the top-level tags it returns, or None if unknown)
         self.state_providers: list[tuple[StateProvider, frozenset[str] | None]] = []
+        # Top-level nodes whose state a <get> can splice in as text (agent.yangdata.splice).
+        self.state_splices: dict[str, TopSplice] = {}
         # The parts agent.app builds and hands over (None: not built).
         self.datastores: Datastores | None = None
         self.dataplane: Supervisor | None = None
@@ -124,6 +127,11 @@ class Server:
         """`tags`: the top-level nodes fn returns ("{ns}name"), so a filtered
         <get> need not call it when the filter selects none of them."""
         self.state_providers.append((fn, frozenset(tags) if tags is not None else None))
+
+    def add_state_splice(self, splice: TopSplice) -> None:
+        """Besides the tree provider of the same node, which a <get> uses when a
+        filter or NACM has to see the tree."""
+        self.state_splices[splice.tag] = splice
 
     def add_session_end_hook(self, fn: Callable[[int], Any]) -> None:
         self._session_end_hooks.append(fn)

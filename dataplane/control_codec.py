@@ -5,10 +5,12 @@ and returns the complete frames. A frame is a 12-byte header
 
     version u16 | kind u16 | request id u32 | payload length u32   (big endian)
 
-followed by `length` bytes of a JSON object. Either end may be broken or
-hostile (the dataplane process maps rings a peer writes into), so the decoder
-refuses an unknown version or kind, a payload over MAX_PAYLOAD, invalid UTF-8
-or JSON and a payload that is not an object, with ProtocolError; after one
+followed by `length` bytes of a JSON object, or for BYTES of the reply's
+bytes as they are (the state blob: base64 in JSON cost more than making
+it). Either end may be broken or hostile (the dataplane process maps rings a
+peer writes into), so the decoder refuses an unknown version or kind, a
+payload over MAX_PAYLOAD, invalid UTF-8 or JSON and a payload that is not an
+object, with ProtocolError; after one
 error the stream is out of step and the decoder stays failed.
 """
 
@@ -26,7 +28,8 @@ REQUEST = 1  # agent -> dataplane: {"method": str, "args": [...], "kwargs": {...
 REPLY = 2  # dataplane -> agent: {"result": ...}
 ERROR = 3  # dataplane -> agent: {"error": str, "type": str}
 EVENTS = 4  # dataplane -> agent, unsolicited (id 0): {"events": [...]}
-KINDS = frozenset((REQUEST, REPLY, ERROR, EVENTS))
+BYTES = 5  # dataplane -> agent: a reply whose result is the payload; decoded as {"result": b"..."}
+KINDS = frozenset((REQUEST, REPLY, ERROR, EVENTS, BYTES))
 
 # A state() reply for thousands of interfaces is a few MB; nothing legitimate
 # comes near this, and it bounds what a broken peer can make the agent buffer.
@@ -51,6 +54,13 @@ def encode(kind: int, id: int, body: dict[str, Any]) -> bytes:
     if len(payload) > MAX_PAYLOAD:
         raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
     return HEADER.pack(VERSION, kind, id & 0xFFFFFFFF, len(payload)) + payload
+
+
+def encode_bytes(id: int, payload: bytes) -> bytes:
+    """A BYTES reply."""
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+    return HEADER.pack(VERSION, BYTES, id & 0xFFFFFFFF, len(payload)) + payload
 
 
 class Decoder:
@@ -80,7 +90,7 @@ class Decoder:
                     break
                 raw = bytes(self._buf[HEADER.size : end])
                 del self._buf[:end]
-                out.append(Frame(kind, id, _body(raw)))
+                out.append(Frame(kind, id, {"result": raw} if kind == BYTES else _body(raw)))
         except ProtocolError as e:
             self._failed = e
             self._buf.clear()

@@ -28,6 +28,7 @@ from typing import Any
 
 from dataplane import control_codec as cc
 from dataplane import control_replies as check
+from dataplane.state_blob import BadBlob, StateText, from_wire
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,16 @@ EXIT_GRACE = 0.5
 BATCH = 256
 # Writes queued for a process that does not read: past this it is hung.
 MAX_QUEUED = 4 * 1024 * 1024
+
+
+def _state_text(tags: tuple[Any, Any]) -> Callable[[Any], StateText]:
+    def checked(v: Any) -> StateText:
+        try:
+            return from_wire(v, *tags)
+        except BadBlob as e:
+            raise check.BadReply(str(e)) from None
+
+    return checked
 
 
 class DataplaneLost(Exception):
@@ -206,6 +217,15 @@ class RemoteDataplane:
             "state", timeout=timeout, check_result=check.state, hang_is_fatal=False
         )
 
+    async def state_blob(
+        self, timeout: float | None = None, tags: tuple[Any, Any] = ("socket", "interface")
+    ) -> StateText:
+        """state() as text for <get> (dataplane.state_blob), keyed by `tags` (a
+        socket's and an interface's); times out as state()."""
+        return await self.call(
+            "state_blob", timeout=timeout, check_result=_state_text(tags), hang_is_fatal=False
+        )
+
     async def interface_state(self, socket_id: int, if_id: int) -> dict:
         return await self.call("interface_state", socket_id, if_id, check_result=check.interface)
 
@@ -345,7 +365,7 @@ class RemoteDataplane:
             fut = self._pending.get(f.id)
             if fut is None or fut.done():
                 continue  # a reply to a call that timed out or was never made
-            if f.kind == cc.REPLY and "result" in f.body:
+            if f.kind in (cc.REPLY, cc.BYTES) and "result" in f.body:
                 fut.set_result((cc.REPLY, f.body["result"]))
             elif f.kind == cc.ERROR:
                 fut.set_result((cc.ERROR, f.body))

@@ -33,6 +33,7 @@ METHODS = frozenset(
         "set_enabled",
         "set_xconnect",
         "state",
+        "state_blob",
         "interface_state",
         "ping",
         "batch",
@@ -114,6 +115,8 @@ class Service:
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             return cc.encode(cc.ERROR, frame.id, {"error": "bad arguments", "type": "TypeError"})
         try:
+            if method == "state_blob":
+                return cc.encode_bytes(frame.id, self.dp.state_blob())
             result = self.call(method, args, kwargs)
         except Exception as e:
             return cc.encode(cc.ERROR, frame.id, {"error": str(e), "type": type(e).__name__})

@@ -22,9 +22,11 @@ from agent.errors import RpcError
 from agent.memif.config import MemifConfig
 from agent.memif.mac import MacStore
 from agent.memif.socket_record import SocketRecord
+from agent.memif.state import INTERFACE, SOCKET, dataplane_status_text
 from agent.memif.txn import Transaction
 from agent.yangdata.params import parse_uint
 from agent.yangdata.schema import MEMIF_NS
+from dataplane.state_blob import StateText
 
 log = logging.getLogger(__name__)
 Q = f"{{{MEMIF_NS}}}"
@@ -184,20 +186,25 @@ def register(server: Any, running: Callable[[], MemifConfig] | None) -> Applier 
     server.dataplane = sup
 
     from agent.memif.interfaces_state import IF_NS, interfaces_state
-    from agent.memif.state import memif_state
+    from agent.memif.state import MemifStateText
+    from agent.yangdata.splice import TopSplice
 
     reader = StateReader(sup)
+
+    async def memif_text() -> MemifStateText:
+        st = await reader.read()
+        return MemifStateText(st, socket0, dataplane_state_text(sup, reader.note))
 
     async def dataplane_trees() -> list[etree._Element]:
         # Both trees from one read: a <get> shows one snapshot of the dataplane.
         st = await reader.read()
-        root = memif_state(st or {"sockets": [{"id": 0}], "interfaces": []}, socket0)
-        root.append(dataplane_state(sup, reader.note))
-        return [root, interfaces_state(st or {})]
+        text = MemifStateText(st, socket0, dataplane_state_text(sup, reader.note))
+        return [text.tree(), interfaces_state(st.values() if st is not None else {})]
 
     server.add_state_provider(
         dataplane_trees, tags=(f"{{{MEMIF_NS}}}memif", f"{{{IF_NS}}}interfaces")
     )
+    server.add_state_splice(TopSplice(f"{{{MEMIF_NS}}}memif", memif_text))
     server.add_startup_hook(sup.start)
     server.add_shutdown_hook(sup.close)
     return applier
@@ -212,9 +219,9 @@ class StateReader:
         self.timeout = timeout
         self.note = ""  # why the last read has no state, when the process runs
         self._silent_until = 0.0
-        self._fresh: dict | None = None
+        self._fresh: StateText | None = None
 
-    async def read(self) -> dict | None:
+    async def read(self) -> StateText | None:
         """The state, or None while no process runs or it does not answer."""
         if self._fresh is not None:
             # Read in this same step of the event loop (by another <get>):
@@ -231,7 +238,9 @@ class StateReader:
             self.note = "not answering"
             return None
         try:
-            st = await sup.dp.state(timeout=min(self.timeout, sup.timeout))
+            st = await sup.dp.state_blob(
+                timeout=min(self.timeout, sup.timeout), tags=(SOCKET, INTERFACE)
+            )
         except TimeoutError:
             self._silent_until = now + sup.timeout
             self.note = f"no state within {min(self.timeout, sup.timeout):g} s"
@@ -248,17 +257,11 @@ class StateReader:
         self._fresh = None
 
 
-def dataplane_state(sup: Any, note: str = "") -> etree._Element:
-    el = etree.Element(Q + "dataplane-state")
+def dataplane_state_text(sup: Any, note: str = "") -> str:
     status = "running" if sup.status == "running" and not note else "unavailable"
-    etree.SubElement(el, Q + "status").text = status
     reason = note or (sup.reason if status != "running" else "")
-    if reason:
-        etree.SubElement(el, Q + "reason").text = reason
-    if sup.pid is not None and sup.status == "running":
-        etree.SubElement(el, Q + "pid").text = str(sup.pid)
-    etree.SubElement(el, Q + "restarts").text = str(sup.restarts)
-    return el
+    pid = sup.pid if sup.pid is not None and sup.status == "running" else None
+    return dataplane_status_text(status, reason or "", pid, sup.restarts)
 
 
 def socket_file_options(opts: Any) -> dict[str, int]:

@@ -1,18 +1,21 @@
-"""<memif> operational state for <get>, from Dataplane.state().
+"""<memif> operational state for <get>, from one read of the dataplane.
 
-Only keys and config-false containers are emitted; <get> merges them with the
-running configuration by list keys. Socket 0 is not in running, so its entry
-carries its (fixed) filename too.
+Each socket's and interface's <state> element arrives as XML text, written in
+C from the dataplane's compact state (dataplane.state_blob): 1,000
+interfaces are ~25,000 leaves, and building them here, as dicts and then as
+elements or text, cost 10-30x a get-config of the same interfaces. <get>
+either splices that text into the serialized configuration
+(agent.yangdata.splice) or, where a filter or NACM must see a tree, parses it
+once (MemifStateText.tree).
 
-The state is written as XML text and parsed once: 1,000 interfaces are ~25,000
-leaves, and creating them one lxml element at a time cost 4-6x what writing
-the same text and parsing it does.
+Only keys and config-false containers are emitted. Socket 0 is not in
+running, so its entry carries its (fixed) filename too.
 
-Names and reasons come from memif peers. The dataplane already hands them over
-with undecodable bytes and control characters as \\xNN; every text leaf is
-still passed through xml_text (and &, <, > escaped), so no string (one lxml
-would refuse, or a dataplane in another process that escapes differently) can
-blind <get> or make the text other than well-formed.
+Names and reasons come from memif peers: the formatter escapes undecodable
+bytes, control characters and markup, so no string can blind <get> or make
+the text other than well-formed. xml_text and text_markup do the same for
+the text written here (ietf-interfaces, the socket 0 filename, the
+dataplane's status).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from lxml import etree
 
 from agent.yangdata.schema import MEMIF_NS
+from dataplane.state_blob import StateText
 
 Q = f"{{{MEMIF_NS}}}"
 SOCKET_STATE = (
@@ -111,65 +115,54 @@ def state_parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
-def _tags(names: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
-    return tuple((n, f"<{n}>", f"</{n}>") for n in names)
+SOCKET = f"{Q}socket"
+INTERFACE = f"{Q}interface"
+_OPEN = f'<memif xmlns="{MEMIF_NS}">'.encode()
+_CLOSE = b"</memif>"
+NO_STATE = b"<state/>"
 
 
-_SOCKET_TAGS = _tags(SOCKET_STATE)
-_INTERFACE_TAGS = _tags(INTERFACE_STATE)
-_QUEUE_TAGS = _tags(QUEUE_LEAVES)
-_COUNTER_TAGS = _tags(COUNTERS)
+class MemifStateText:
+    """One read of the dataplane as <memif> state text: `fragments` maps each
+    list entry, (tag, key values), to its <state> element; `entry` wraps one
+    whose entry is not configured; `tail` is what follows the entries (the
+    dataplane process's own status)."""
+
+    def __init__(self, state: StateText | None, socket0: str, tail: str) -> None:
+        # No process, or it does not answer: socket 0 all the same.
+        self.fragments = state.fragments if state is not None else {(SOCKET, ("0",)): NO_STATE}
+        self.tail = tail.encode()
+        self._socket0 = f"<filename>{text_markup(socket0)}</filename>".encode()
+
+    def entry(self, tag: str, keys: tuple[str, ...], state: bytes) -> bytes:
+        """The whole list entry for `state`, when running has none."""
+        if tag == SOCKET:
+            filename = self._socket0 if keys == ("0",) else b""
+            return b"<socket><id>%s</id>%s%s</socket>" % (keys[0].encode(), filename, state)
+        sid, iid = keys
+        return b"<interface><socket-id>%s</socket-id><id>%s</id>%s</interface>" % (
+            sid.encode(),
+            iid.encode(),
+            state,
+        )
+
+    def text(self) -> bytes:
+        """The <memif> element of the state alone."""
+        out = [_OPEN]
+        out.extend(self.entry(tag, keys, st) for (tag, keys), st in self.fragments.items())
+        out += [self.tail, _CLOSE]
+        return b"".join(out)
+
+    def tree(self) -> etree._Element:
+        return etree.fromstring(self.text(), state_parser())
 
 
-def _leaves(out: list[str], d: dict, tags: tuple[tuple[str, str, str], ...]) -> None:
-    get = d.get
-    add = out.append
-    for name, open_tag, close_tag in tags:
-        v = get(name)
-        if v.__class__ is int:  # most values (counters, sizes): nothing to escape
-            add(f"{open_tag}{v}{close_tag}")
-        elif v is not None and v != "":
-            add(f"{open_tag}{text_markup(v)}{close_tag}")
-
-
-def _ids(d: dict) -> tuple[int, int]:
-    return int(d.get("socket-id", d.get("socket_id"))), int(d["id"])
-
-
-def memif_state_text(state: dict, socket0: str) -> str:
-    """The <memif> state element as XML text (see memif_state)."""
-    out = [f'<memif xmlns="{MEMIF_NS}">']
-    add = out.append
-    for s in state.get("sockets", ()):
-        add(f"<socket><id>{text_markup(s['id'])}</id>")
-        if int(s["id"]) == 0:
-            add(f"<filename>{text_markup(socket0)}</filename>")
-        add("<state>")
-        _leaves(out, s, _SOCKET_TAGS)
-        add("</state></socket>")
-    for i in state.get("interfaces", ()):
-        sid, iid = _ids(i)
-        add(f"<interface><socket-id>{sid}</socket-id><id>{iid}</id><state>")
-        if "name" in i:
-            _leaves(out, i, _INTERFACE_TAGS)
-        else:
-            add(f"<name>memif{sid}/{iid}</name>")
-            _leaves(out, i, _INTERFACE_TAGS[1:])
-        for q in i.get("queues", ()):
-            add("<queue>")
-            _leaves(out, q, _QUEUE_TAGS)
-            add("</queue>")
-        counters = i.get("counters")
-        if counters:
-            add("<counters>")
-            _leaves(out, counters, _COUNTER_TAGS)
-            add("</counters>")
-        add("</state></interface>")
-    add("</memif>")
+def dataplane_status_text(status: str, reason: str, pid: int | None, restarts: int) -> str:
+    """<dataplane-state>: whether the dataplane process runs and answers."""
+    out = [f"<dataplane-state><status>{status}</status>"]
+    if reason:
+        out.append(f"<reason>{text_markup(reason)}</reason>")
+    if pid is not None:
+        out.append(f"<pid>{pid}</pid>")
+    out.append(f"<restarts>{restarts}</restarts></dataplane-state>")
     return "".join(out)
-
-
-def memif_state(state: dict, socket0: str) -> etree._Element:
-    """<memif> with an entry, its keys and its <state>, for every socket and
-    interface the dataplane reports."""
-    return etree.fromstring(memif_state_text(state, socket0), state_parser())

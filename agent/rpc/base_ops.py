@@ -21,6 +21,7 @@ from agent.yangdata import defaults, filters
 from agent.yangdata.key_index import KeyIndex
 from agent.yangdata.params import U32_MAX, one_of, rpc_path, uint_param
 from agent.yangdata.schema_index import LIST
+from agent.yangdata.splice import TopSplice
 from agent.yangdata.tree_diff import path_step, step_keys
 from agent.yangdata.xmltree import NC, NC_NS, elements, merge_into, text_of
 
@@ -314,11 +315,45 @@ async def get(ctx: RpcContext, op: etree._Element):
     subtree = filt if filt is not None and filt.get("type", "subtree") == "subtree" else None
     ds = _ds(ctx)
     running = ds.running  # never changed in place: a snapshot
+    splice = _whole_node_splice(ctx, op, subtree)
+    if splice is not None:
+        text = await splice.read()
+        # Cutting running's text is O(size), once per snapshot; the splice is a join.
+        worker = None if splice.has_cut(running) else ds.worker_for(running)
+        if worker is not None:
+            reply = await worker.run(splice.reply, running, ds.index, text)
+        else:
+            reply = splice.reply(running, ds.index, text)
+        if reply is not None:
+            return reply
     state = await state_nodes(ctx, subtree)
     worker = ds.worker_for(running, state)
     if worker is not None:
         return await worker.run(serialized, _get_data, ctx, ds, running, state, op)
     return _get_data(ctx, ds, running, state, op)
+
+
+def _whole_node_splice(
+    ctx: RpcContext, op: etree._Element, subtree: etree._Element | None
+) -> TopSplice | None:
+    """The splice for a <get> whose filter selects one whole top-level node that
+    has one, and that nothing else reshapes: no with-defaults other than the
+    basic mode and no NACM read rules for this user."""
+    if subtree is None or set(subtree.attrib) - {"type"}:
+        return None
+    nodes = [c for c in subtree if isinstance(c.tag, str)]
+    if len(nodes) != 1:
+        return None
+    node = nodes[0]
+    if len(node) or node.attrib or (node.text or "").strip():
+        return None
+    splice = ctx.server.state_splices.get(node.tag)
+    if splice is None or defaults.mode_of(op) != "explicit":
+        return None
+    nacm = ctx.server.nacm
+    if nacm is not None and not nacm.exempt(ctx.username):
+        return None
+    return splice
 
 
 def _get_data(

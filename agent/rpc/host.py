@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from agent.nacm.enforce import Nacm
     from agent.rpc.context import RpcContext
     from agent.yangdata.filters import XPathRules
+    from agent.yangdata.splice import TopSplice
 
 Handler = Callable[["RpcContext", etree._Element], Any]
 StateProvider = Callable[[], Any]
@@ -62,6 +63,7 @@ class Host(Protocol):
     path_prefixes: dict[str, str]
     xpath_rules: XPathRules
     notification_checks: list[Callable[[Any, etree._Element], Any]]
+    state_splices: Mapping[str, TopSplice]
 
     def register_rpc(self, ns: str, name: str, handler: Handler) -> None: ...
 
@@ -74,6 +76,8 @@ class Host(Protocol):
     def add_state_provider(
         self, fn: StateProvider, tags: tuple[str, ...] | None = None
     ) -> None: ...
+
+    def add_state_splice(self, splice: TopSplice) -> None: ...
 
     def add_session_end_hook(self, fn: Callable[[int], Any]) -> None: ...
 

@@ -47,6 +47,10 @@ def test_codec_byte_vectors() -> None:
     assert d.buffered == 0
     d.feed(frame[:5])
     assert d.buffered == 5
+    # BYTES: a reply whose result is the payload itself (the state blob), never JSON-parsed.
+    blob = cc.encode_bytes(9, b"MSB1\xff{")
+    assert blob == b"\x00\x01\x00\x05\x00\x00\x00\x09\x00\x00\x00\x06MSB1\xff{"
+    assert cc.Decoder().feed(blob) == [cc.Frame(cc.BYTES, 9, {"result": b"MSB1\xff{"})]
 
 
 @pytest.mark.parametrize(
@@ -110,6 +114,9 @@ HOSTILE = {
     "garbage": "s.sendall(b'\\x00\\x09' + b'x' * 64)",
     "huge": "s.sendall(struct.pack('!HHII', 1, 2, 1, 1 << 31))",
     "bad-state": "s.sendall(reply({'result': {'sockets': 1}}))",
+    # state_blob answered with a truncated blob, or with JSON where bytes belong
+    "bad-blob": "s.sendall(struct.pack('!HHII', 1, 5, 1, 8) + b'MSB1' + bytes(4))",
+    "json-blob": "s.sendall(reply({'result': 'TVNCMQ=='}))",
     "silent": "time.sleep(30)",
     "exits": "os._exit(3)",
     "segv": "os.kill(os.getpid(), signal.SIGSEGV)",
@@ -153,6 +160,8 @@ def test_hostile_dataplane_process_is_given_up(tmp_path, kind: str) -> None:
                 await dp.call("add_socket", 1, "x" * 100_000)
             elif kind == "bad-state":
                 await dp.state()
+            elif kind.endswith("-blob"):
+                await dp.state_blob()
             else:
                 await dp.ping()
         took = time.monotonic() - t0
@@ -170,6 +179,8 @@ def test_hostile_dataplane_process_is_given_up(tmp_path, kind: str) -> None:
         "garbage": "protocol error",
         "huge": "exceeds",
         "bad-state": "bad reply to state",
+        "bad-blob": "bad reply to state_blob: not a state blob",
+        "json-blob": "bad reply to state_blob: state blob is not bytes",
         "silent": "hung: no reply to ping within 1 s",
         "exits": "status 3",
         "segv": "SIGSEGV",

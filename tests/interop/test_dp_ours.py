@@ -250,3 +250,28 @@ def test_queues_ids_and_one_peer_per_id(tmp_path) -> None:
     finally:
         for dp in (c3, c2, c1, srv):
             dp.close()
+
+
+def test_state_blob_says_what_state_says(pair) -> None:
+    """The blob <get> reads (dataplane.state_blob) holds every value of state():
+    listening and client sockets, linked interfaces with queues and traffic,
+    one down with a reason, one disabled."""
+    from dataplane import control_replies as check
+    from dataplane.state_blob import decode
+
+    srv, cli, _ = pair
+    srv.add_interface(1, 5, role="server", enabled=True, rx_mode="python")
+    cli.add_interface(1, 5, role="client", enabled=True, rx_mode="python", rx_queues=2)
+    srv.add_interface(1, 6, role="server", enabled=False)
+    cli.add_interface(1, 7, role="client", enabled=True, secret="wrong")
+    srv.add_interface(1, 7, role="server", enabled=True, secret="right")
+    wait(lambda: up(srv, 1, 5) and up(cli, 1, 5))
+    wait(lambda: cli.interface_state(1, 7)["remote-disconnect-reason"] != "")
+    data, lens = frames([64, 1500] * 10)
+    assert cli.tx_burst(1, 5, 0, data, lens) == len(lens)
+    recv_all(srv, 1, 5, len(lens))
+    for dp in (srv, cli):
+        # Two reads, so a retry (memif1/7's client) may fall between them: wait for a
+        # pair that agrees.
+        wait(lambda dp=dp: decode(dp.state_blob()) == check.state(dp.state()), 10)
+        assert any(i.get("queues") for i in decode(dp.state_blob())["interfaces"])
