@@ -49,6 +49,10 @@ class BadBlob(ValueError):
 def peer_text(raw: bytes) -> str:
     """A peer's string as Dataplane.state() gives it: control characters and
     bytes of no valid UTF-8 sequence as \\xNN."""
+    if raw.isascii():
+        text = raw.decode("ascii")
+        if text.isprintable():  # nearly every name and reason
+            return text
     out = "".join(f"\\x{c:02x}" if c < 0x20 or c == 0x7F else chr(c) for c in raw)
     return out.encode("latin-1").decode("utf-8", "backslashreplace")
 

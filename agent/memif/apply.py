@@ -195,15 +195,18 @@ def register(server: Any, running: Callable[[], MemifConfig] | None) -> Applier 
         st = await reader.read()
         return MemifStateText(st, socket0, dataplane_state_text(sup, reader.note))
 
-    async def dataplane_trees() -> list[etree._Element]:
-        # Both trees from one read: a <get> shows one snapshot of the dataplane.
-        st = await reader.read()
-        text = MemifStateText(st, socket0, dataplane_state_text(sup, reader.note))
-        return [text.tree(), interfaces_state(st.values() if st is not None else {})]
+    # Two providers, one read: the reader keeps a read for the rest of the loop
+    # step, so a <get> wanting both trees shows one snapshot of the dataplane, and
+    # one wanting <memif> does not decode values for ietf-interfaces.
+    async def memif_tree() -> list[etree._Element]:
+        return [(await memif_text()).tree()]
 
-    server.add_state_provider(
-        dataplane_trees, tags=(f"{{{MEMIF_NS}}}memif", f"{{{IF_NS}}}interfaces")
-    )
+    async def interfaces_tree() -> list[etree._Element]:
+        st = await reader.read()
+        return [interfaces_state(st.values() if st is not None else {})]
+
+    server.add_state_provider(memif_tree, tags=(f"{{{MEMIF_NS}}}memif",))
+    server.add_state_provider(interfaces_tree, tags=(f"{{{IF_NS}}}interfaces",))
     server.add_state_splice(TopSplice(f"{{{MEMIF_NS}}}memif", memif_text))
     server.add_startup_hook(sup.start)
     server.add_shutdown_hook(sup.close)

@@ -206,72 +206,65 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows = []
 
-    def run_pair(kind: str, size: int, seconds: float, work: Path) -> list[float]:
-        # Two shared cores make single runs noisy (the anchor varied 6-28 Mpps
-        # between runs): every row, the anchor included, is run N times.
-        out = []
-        for t in range(args.trials):
-            trial = work / f"t{t}"
-            trial.mkdir(exist_ok=True)
-            out.append(run_once(kind, size, seconds, trial))
-        return out
-
+    # (kind, label, anchor kind); anchors are their own rows.
+    spec: dict[int, list[tuple[str, str, str]]] = {}
     for size in (64, 1500):
-        anchor = run_pair("dpdk-dpdk", size, args.seconds, work)
-        rows.append((f"DPDK -> DPDK, {size} B (anchor)", size, anchor, anchor))
-        for kind, label in (
-            ("ours-dpdk", "ours -> DPDK"),
-            ("dpdk-ours", "DPDK -> ours (counting sink)"),
-            ("dpdk-ours-copy", "DPDK -> ours (copying sink)"),
-            ("ours-ours", "ours -> ours (counting sink)"),
-            ("ours-ours-copy", "ours -> ours (copying sink)"),
-        ):
-            rows.append(
-                (f"{label}, {size} B", size, run_pair(kind, size, args.seconds, work), anchor)
-            )
-        both = run_pair("dpdk-dpdk-both", size, args.seconds, work)
-        rows.append((f"DPDK <-> DPDK both ways, {size} B (anchor)", size, both, both))
-        for kind, label in (
-            ("ours-dpdk-both", "ours <-> DPDK both ways"),
-            ("ours-ours-both", "ours <-> ours both ways"),
-        ):
-            rows.append(
-                (f"{label}, {size} B", size, run_pair(kind, size, args.seconds, work), both)
-            )
+        one = [
+            ("dpdk-dpdk", f"DPDK -> DPDK, {size} B (anchor)", "dpdk-dpdk"),
+            ("ours-dpdk", f"ours -> DPDK, {size} B", "dpdk-dpdk"),
+            ("dpdk-ours", f"DPDK -> ours (counting sink), {size} B", "dpdk-dpdk"),
+            ("dpdk-ours-copy", f"DPDK -> ours (copying sink), {size} B", "dpdk-dpdk"),
+            ("ours-ours", f"ours -> ours (counting sink), {size} B", "dpdk-dpdk"),
+            ("ours-ours-copy", f"ours -> ours (copying sink), {size} B", "dpdk-dpdk"),
+            ("dpdk-dpdk-both", f"DPDK <-> DPDK both ways, {size} B (anchor)", "dpdk-dpdk-both"),
+            ("ours-dpdk-both", f"ours <-> DPDK both ways, {size} B", "dpdk-dpdk-both"),
+            ("ours-ours-both", f"ours <-> ours both ways, {size} B", "dpdk-dpdk-both"),
+        ]
         if size == 64:
-            rows.append(
-                (
-                    "Python rx_burst <- DPDK, 64 B",
-                    64,
-                    run_pair("pyrx", 64, args.seconds, work),
-                    anchor,
+            one += [
+                ("pyrx", "Python rx_burst <- DPDK, 64 B", "dpdk-dpdk"),
+                ("pytx", "Python tx_burst -> DPDK, 64 B", "dpdk-dpdk"),
+            ]
+        spec[size] = one
+
+    # Two shared cores make single runs noisy (the anchor varied 6-28 Mpps between
+    # runs, and is bimodal within one): every row runs N times, and the rows take
+    # turns with their anchors, so a turn's ratio compares the same minutes.
+    results: dict[tuple[int, str], list[float]] = {}
+    for size, kinds in spec.items():
+        for t in range(args.trials):
+            for kind, _, _ in kinds:
+                trial = work / f"{size}-{kind}-t{t}"
+                trial.mkdir(exist_ok=True)
+                results.setdefault((size, kind), []).append(
+                    run_once(kind, size, args.seconds, trial)
                 )
-            )
-            rows.append(
-                (
-                    "Python tx_burst -> DPDK, 64 B",
-                    64,
-                    run_pair("pytx", 64, args.seconds, work),
-                    anchor,
-                )
-            )
+    for size, kinds in spec.items():
+        for kind, label, anchor in kinds:
+            rows.append((label, size, results[(size, kind)], results[(size, anchor)]))
 
     def cells(label: str, size: int, pps: list[float], anchor: list[float]) -> tuple[str, ...]:
         med, a = statistics.median(pps), statistics.median(anchor)
+        turns = sorted(x / y for x, y in zip(pps, anchor, strict=True))
         return (
             label,
             f"{min(pps) / 1e6:.2f} / {med / 1e6:.2f}",
             f"{med * size * 8 / 1e9:.1f}",
             f"{med / a:.2f}x",
+            f"{statistics.median(turns):.2f}x ({turns[0]:.2f}-{turns[-1]:.2f})",
         )
 
-    print(f"run of {started}, {args.trials} runs of {args.seconds} s per row")
+    print(
+        f"run of {started}, {args.trials} turns of {args.seconds} s per row, rows and their "
+        "anchors taking turns"
+    )
     print_table(
         (
             "path",
             "Mpps (min / median)",
             "Gb/s (median)",
             "ratio of medians to DPDK<->DPDK (same size, same run)",
+            "median of per-turn ratios (range)",
         ),
         [cells(*row) for row in rows],
         args.markdown,
