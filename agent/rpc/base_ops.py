@@ -20,7 +20,7 @@ from agent.rpc.host import Host
 from agent.yangdata import defaults, filters
 from agent.yangdata.key_index import KeyIndex
 from agent.yangdata.params import U32_MAX, one_of, rpc_path, uint_param
-from agent.yangdata.schema_index import LIST
+from agent.yangdata.schema_index import LIST, SNodeInfo
 from agent.yangdata.splice import TopSplice
 from agent.yangdata.tree_diff import path_step, step_keys
 from agent.yangdata.xmltree import NC, NC_NS, elements, merge_into, text_of
@@ -315,15 +315,19 @@ async def get(ctx: RpcContext, op: etree._Element):
     subtree = filt if filt is not None and filt.get("type", "subtree") == "subtree" else None
     ds = _ds(ctx)
     running = ds.running  # never changed in place: a snapshot
-    splice = _whole_node_splice(ctx, op, subtree)
+    splice, wanted = _splice_plan(ctx, op, subtree)
     if splice is not None:
         text = await splice.read()
-        # Cutting running's text is O(size), once per snapshot; the splice is a join.
-        worker = None if splice.has_cut(running) else ds.worker_for(running)
-        if worker is not None:
-            reply = await worker.run(splice.reply, running, ds.index, text)
+        if wanted is not None:
+            # A few entries: a dictionary access each (the key index), on the loop.
+            reply = splice.entries_reply(running, ds.index, text, wanted, ds.keys)
         else:
-            reply = splice.reply(running, ds.index, text)
+            # Cutting running's text is O(size), once per snapshot; the splice is a join.
+            worker = None if splice.has_cut(running) else ds.worker_for(running)
+            if worker is not None:
+                reply = await worker.run(splice.reply, running, ds.index, text)
+            else:
+                reply = splice.reply(running, ds.index, text)
         if reply is not None:
             return reply
     state = await state_nodes(ctx, subtree)
@@ -333,27 +337,62 @@ async def get(ctx: RpcContext, op: etree._Element):
     return _get_data(ctx, ds, running, state, op)
 
 
-def _whole_node_splice(
+def _splice_plan(
     ctx: RpcContext, op: etree._Element, subtree: etree._Element | None
-) -> TopSplice | None:
-    """The splice for a <get> whose filter selects one whole top-level node that
-    has one, and that nothing else reshapes: no with-defaults other than the
-    basic mode and no NACM read rules for this user."""
+) -> tuple[TopSplice | None, list[tuple[str, tuple[str, ...]]] | None]:
+    """(splice, None) for a <get> whose filter selects one whole top-level node
+    that has a splice; (splice, entries) for one whose filter names list entries
+    of it by all their keys and nothing else; (None, None) otherwise. Only where
+    nothing else reshapes the data: the basic with-defaults mode, and no NACM
+    read rules for this user."""
+    none = (None, None)
     if subtree is None or set(subtree.attrib) - {"type"}:
-        return None
+        return none
     nodes = [c for c in subtree if isinstance(c.tag, str)]
     if len(nodes) != 1:
-        return None
+        return none
     node = nodes[0]
-    if len(node) or node.attrib or (node.text or "").strip():
-        return None
     splice = ctx.server.state_splices.get(node.tag)
-    if splice is None or defaults.mode_of(op) != "explicit":
-        return None
+    if splice is None or node.attrib or (node.text or "").strip():
+        return none
+    if defaults.mode_of(op) != "explicit":
+        return none
     nacm = ctx.server.nacm
     if nacm is not None and not nacm.exempt(ctx.username):
+        return none
+    if len(node) == 0:
+        return splice, None
+    wanted = _keyed_entries(node, ctx.server.datastores.index.get(node.tag))
+    return (splice, wanted) if wanted is not None else none
+
+
+def _keyed_entries(
+    node: etree._Element, info: SNodeInfo | None
+) -> list[tuple[str, tuple[str, ...]]] | None:
+    """The (list tag, key values) of each child of filter node `node` that is a
+    list entry named by all its keys and nothing else, or None if any is not."""
+    if info is None:
         return None
-    return splice
+    out = []
+    for entry in node:
+        if not isinstance(entry.tag, str):
+            continue
+        ci = info.children.get(entry.tag)
+        if ci is None or ci.kind != LIST or entry.attrib or (entry.text or "").strip():
+            return None
+        values: dict[str, str] = {}
+        for leaf in entry:
+            if not isinstance(leaf.tag, str):
+                continue
+            text = (leaf.text or "").strip()
+            named_once = leaf.tag in ci.keys and leaf.tag not in values
+            if not named_once or len(leaf) or leaf.attrib or not text:
+                return None
+            values[leaf.tag] = text
+        if len(values) != len(ci.keys):
+            return None
+        out.append((entry.tag, tuple(values[k] for k in ci.keys)))
+    return out or None
 
 
 def _get_data(

@@ -22,13 +22,15 @@ from typing import Protocol
 
 from lxml import etree
 
+from agent.yangdata.key_index import KeyIndex
 from agent.yangdata.schema_index import LIST, SNodeInfo
-from agent.yangdata.xmltree import NC_NS, elements, key_values
+from agent.yangdata.xmltree import NC, NC_NS, elements, key_values
 
 _PI = "memif-agent-state"
 MARK = etree.tostring(etree.ProcessingInstruction(_PI))
 DATA_OPEN = f'<data xmlns="{NC_NS}">'.encode()
 DATA_CLOSE = b"</data>"
+NO_DATA = f'<data xmlns="{NC_NS}"/>'.encode()
 
 EntryKey = tuple[str, tuple[str, ...]]  # (list tag, key values)
 
@@ -95,6 +97,57 @@ class TopSplice:
         keyset = parts.keyset
         extra = [state.entry(*key, st) for key, st in frags.items() if key not in keyset]
         return b"".join((DATA_OPEN, *out, *extra, state.tail, pieces[n + 1], DATA_CLOSE))
+
+    def entries_reply(
+        self,
+        running: etree._Element,
+        index: dict[str, SNodeInfo],
+        state: StateText,
+        wanted: list[EntryKey],
+        keys: KeyIndex,
+    ) -> bytes | None:
+        """The <data> element of a <get> whose filter names list entries of this
+        node by all their keys (each selected whole, in the filter's order, once),
+        as bytes; None when it cannot be spliced."""
+        info = index.get(self.tag)
+        top = next(running.iterchildren(self.tag), None)
+        if info is None or (top is not None and top.prefix is not None):
+            return None
+        data = etree.Element(NC + "data", nsmap={None: NC_NS})
+        node = etree.SubElement(data, self.tag, nsmap={None: etree.QName(self.tag).namespace})
+        marks: list[bytes] = []  # what each marker becomes, in order
+        seen: set[EntryKey] = set()
+        frags = state.fragments
+        for key in wanted:
+            if key in seen:
+                continue
+            seen.add(key)
+            tag, kv = key
+            ci = info.children.get(tag)
+            if ci is None or ci.kind != LIST:
+                return None
+            entry = keys.entries(top, ci).get(kv) if top is not None else None
+            frag = frags.get(key)
+            if entry is not None:
+                if entry.prefix is not None:
+                    return None
+                copy = deepcopy(entry)
+                copy.tail = None
+                copy.append(etree.ProcessingInstruction(_PI))
+                node.append(copy)
+                marks.append(frag or b"")
+            elif frag is not None:
+                node.append(etree.ProcessingInstruction(_PI))
+                marks.append(state.entry(tag, kv, frag))
+        if not marks:
+            return NO_DATA  # as the subtree filter answers when nothing matches
+        pieces = etree.tostring(data).split(MARK)
+        if len(pieces) != len(marks) + 1:
+            return None
+        out: list[bytes] = [b""] * (2 * len(marks) + 1)
+        out[0::2] = pieces
+        out[1::2] = marks
+        return b"".join(out)
 
     def _cut(
         self, running: etree._Element, top: etree._Element, index: dict[str, SNodeInfo]

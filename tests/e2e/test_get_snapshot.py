@@ -79,6 +79,25 @@ def test_get_of_memif_spliced_is_the_merged_tree(start_agent, tmp_path) -> None:
         assert a == b
         assert b"<connection-state>connected</connection-state>" in a
         assert b"<socket><id>0</id>" in a and b"<dataplane-state>" in a
+        # Entries named by their keys (spliced too): what the XPath naming them gives.
+        keyed = (
+            "subtree",
+            f'<memif xmlns="{ns}"><interface><socket-id>1</socket-id><id>1</id></interface>'
+            "<socket><id>0</id></socket></memif>",
+        )
+        named = (
+            "xpath",
+            (
+                {"m": ns},
+                "/m:memif/m:interface[m:socket-id='1'][m:id='1'] | /m:memif/m:socket[m:id='0']",
+            ),
+        )
+        a, b = (
+            etree.tostring(m.get(f).data, method="c14n", exclusive=True) for f in (keyed, named)
+        )
+        assert a == b
+        assert b"<connection-state>connected</connection-state>" in a and b"<id>0</id>" in a
+        assert b"<id>2</id>" not in a
     finally:
         peer.close()
 

@@ -111,3 +111,55 @@ def test_cut_once_per_snapshot():
 )
 def test_declines_what_it_cannot_splice(running):
     assert TopSplice(MEMIF, None).reply(etree.fromstring(running), INDEX, state()) is None
+
+
+def subtree_of(tree: etree._Element, filt: str) -> bytes:
+    from agent.yangdata import filters
+
+    f = etree.fromstring(f'<filter xmlns="{NCNS}">{filt}</filter>')
+    return etree.tostring(
+        filters.subtree(tree, f, INDEX, NC + "data", None, None), method="c14n", exclusive=True
+    )
+
+
+def merged_tree(running: etree._Element, st: MemifStateText) -> etree._Element:
+    tree = deepcopy(running)
+    wrapper = etree.Element("w")
+    wrapper.append(st.tree())
+    merge_into(tree, wrapper, INDEX)
+    return tree
+
+
+I1, I2 = (f"{{{NS}}}interface", ("1", "1")), (f"{{{NS}}}interface", ("1", "2"))
+S0, S2 = (f"{{{NS}}}socket", ("0",)), (f"{{{NS}}}socket", ("2",))
+I99 = (f"{{{NS}}}interface", ("9", "9"))
+
+
+@pytest.mark.parametrize(
+    "wanted, filt",
+    [
+        ([I2], "<interface><socket-id>1</socket-id><id>2</id></interface>"),
+        # filter order, once each; a state-only entry (socket 0, memif9/9) in its place
+        (
+            [S2, I1, S0, I2, I1, I99],
+            "<socket><id>2</id></socket><interface><socket-id>1</socket-id><id>1</id></interface>"
+            "<socket><id>0</id></socket><interface><id>2</id><socket-id>1</socket-id></interface>"
+            "<interface><socket-id>1</socket-id><id>1</id></interface>"
+            "<interface><socket-id>9</socket-id><id>9</id></interface>",
+        ),
+        # nothing of that name: <data/>, as the subtree filter answers
+        (
+            [(f"{{{NS}}}interface", ("5", "5"))],
+            "<interface><socket-id>5</socket-id><id>5</id></interface>",
+        ),
+    ],
+)
+def test_keyed_entries_are_the_filtered_merge(wanted, filt):
+    from agent.yangdata.key_index import KeyIndex
+
+    run = etree.fromstring(RUNNING)
+    st = state()
+    got = TopSplice(MEMIF, None).entries_reply(run, INDEX, st, wanted, KeyIndex())
+    assert got is not None
+    want = subtree_of(merged_tree(run, st), f'<memif xmlns="{NS}">{filt}</memif>')
+    assert etree.tostring(etree.fromstring(got), method="c14n", exclusive=True) == want
