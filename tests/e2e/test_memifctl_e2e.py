@@ -356,7 +356,7 @@ def test_closed_stdout_ends_quietly(ag, tmp_path) -> None:
 def test_tnsr_layout_from_the_live_agent(start_agent, tmp_path) -> None:
     """TNSR's documented example, byte for byte but for the MAC and the two socket
     paths (socket 0 and socket 23 live under the test's directory here)."""
-    from test_memifctl_show import TNSR_EXAMPLE
+    from tests.unit.test_memifctl_show import TNSR_EXAMPLE
 
     ag = start_agent(tmp_path / "dp")
     sock = str(tmp_path / "memif23.sock")
