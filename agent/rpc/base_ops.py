@@ -21,7 +21,7 @@ from agent.yangdata import defaults, filters
 from agent.yangdata.key_index import KeyIndex
 from agent.yangdata.params import U32_MAX, one_of, rpc_path, uint_param
 from agent.yangdata.schema_index import LIST, SNodeInfo
-from agent.yangdata.splice import TopSplice
+from agent.yangdata.splice import DATA_CLOSE, DATA_OPEN, TopSplice
 from agent.yangdata.tree_diff import path_step, step_keys
 from agent.yangdata.xmltree import NC, NC_NS, elements, merge_into, text_of
 
@@ -330,6 +330,10 @@ async def get(ctx: RpcContext, op: etree._Element):
                 reply = splice.reply(running, ds.index, text)
         if reply is not None:
             return reply
+    elif filt is None and _unshaped(ctx, op) and ctx.server.state_splices:
+        reply = await _spliced_whole_get(ctx, ds, running, op)
+        if reply is not None:
+            return reply
     state = await state_nodes(ctx, subtree)
     worker = ds.worker_for(running, state)
     if worker is not None:
@@ -353,17 +357,62 @@ def _splice_plan(
         return none
     node = nodes[0]
     splice = ctx.server.state_splices.get(node.tag)
-    if splice is None or node.attrib or (node.text or "").strip():
-        return none
-    if defaults.mode_of(op) != "explicit":
-        return none
-    nacm = ctx.server.nacm
-    if nacm is not None and not nacm.exempt(ctx.username):
+    if splice is None or node.attrib or (node.text or "").strip() or not _unshaped(ctx, op):
         return none
     if len(node) == 0:
         return splice, None
     wanted = _keyed_entries(node, ctx.server.datastores.index.get(node.tag))
     return (splice, wanted) if wanted is not None else none
+
+
+def _unshaped(ctx: RpcContext, op: etree._Element) -> bool:
+    """Nothing reshapes what <get> reads: the basic with-defaults mode, and no NACM
+    read rules for this user."""
+    if defaults.mode_of(op) != "explicit":
+        return False
+    nacm = ctx.server.nacm
+    return nacm is None or nacm.exempt(ctx.username)
+
+
+async def _spliced_whole_get(
+    ctx: RpcContext, ds: Datastores, running: etree._Element, op: etree._Element
+) -> bytes | None:
+    """A <get> without a filter: the top-level nodes that have a splice spliced,
+    the others (ietf-interfaces, NACM, monitoring) merged as trees, joined."""
+    splices = ctx.server.state_splices
+    state = etree.Element("w")
+    state.extend(
+        n
+        for n in await ctx.server.collect_state(lambda tag: tag not in splices)
+        if n.tag not in splices
+    )
+    # Right after the other providers, with no wait between: the dataplane reader
+    # hands them the read it just made (one snapshot for <memif> and ietf-interfaces).
+    texts = [(splice, await splice.read()) for splice in splices.values()]
+    parts = []
+    for splice, text in texts:
+        worker = None if splice.has_cut(running) else ds.worker_for(running)
+        if worker is not None:
+            reply = await worker.run(splice.reply, running, ds.index, text)
+        else:
+            reply = splice.reply(running, ds.index, text)
+        if reply is None:
+            return None
+        parts.append(reply[len(DATA_OPEN) : -len(DATA_CLOSE)])
+    rest = etree.Element(running.tag, nsmap=running.nsmap)
+    for child in running:
+        if child.tag not in splices:
+            rest.append(deepcopy(child))
+    worker = ds.worker_for(rest, state)
+    if worker is not None:
+        others = await worker.run(serialized, _get_data, ctx, ds, rest, state, op)
+    else:
+        others = serialized(_get_data, ctx, ds, rest, state, op)
+    if others.endswith(b"/>"):  # an empty <data/>
+        return b"".join((others[:-2], b">", *parts, DATA_CLOSE))
+    if not others.endswith(DATA_CLOSE):
+        return None
+    return b"".join((others[: -len(DATA_CLOSE)], *parts, DATA_CLOSE))
 
 
 def _keyed_entries(

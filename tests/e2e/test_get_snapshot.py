@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+from lxml import etree
+
 from agent.app import build_server
 from agent.main import parse_args, prepare_state
+from agent.rpc import base_ops
+from agent.rpc.context import RpcContext
+from agent.yangdata.xmltree import NC_NS
 
 MEMIF = "{urn:memif-agent:yang:memif-agent}memif"
 INTERFACES = "{urn:ietf:params:xml:ns:yang:ietf-interfaces}interfaces"
@@ -38,6 +43,12 @@ def test_unfiltered_get_takes_one_dataplane_snapshot(tmp_path) -> None:
                 assert len(reads) == n
                 # A later <get> (a later step of the loop) reads anew.
                 await asyncio.sleep(0)
+            # <get> without a filter (<memif> spliced, the rest merged): one read too.
+            ctx = RpcContext(server, 1, "admin", "1")
+            op = etree.fromstring(f'<get xmlns="{NC_NS}"/>')
+            reply = await base_ops.get(ctx, op)
+            assert isinstance(reply, bytes) and b"<dataplane-state>" in reply
+            assert b"ietf-interfaces" in reply and len(reads) == 3
         finally:
             await server.shutdown()
 
@@ -98,6 +109,20 @@ def test_get_of_memif_spliced_is_the_merged_tree(start_agent, tmp_path) -> None:
         assert a == b
         assert b"<connection-state>connected</connection-state>" in a and b"<id>0</id>" in a
         assert b"<id>2</id>" not in a
+
+        # No filter at all: <memif> spliced, the other top-level nodes merged as trees;
+        # the same nodes as the merge of everything (XPath /*) gives.
+        def tops(data) -> dict[str, bytes]:
+            return {c.tag: etree.tostring(c, method="c14n", exclusive=True) for c in data}
+
+        whole, merged_all = tops(m.get().data), tops(m.get(("xpath", ({}, "/*"))).data)
+        assert whole.keys() == merged_all.keys()
+        memif_tag = f"{{{ns}}}memif"
+        ietf = "{urn:ietf:params:xml:ns:yang:ietf-interfaces}interfaces"
+        assert memif_tag in whole and ietf in whole
+        for tag in (memif_tag, ietf):
+            assert whole[tag] == merged_all[tag], tag
+        assert b"memif1/1" in whole[ietf]
     finally:
         peer.close()
 
