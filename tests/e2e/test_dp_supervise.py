@@ -117,6 +117,9 @@ HOSTILE = {
     # state_blob answered with a truncated blob, or with JSON where bytes belong
     "bad-blob": "s.sendall(struct.pack('!HHII', 1, 5, 1, 8) + b'MSB1' + bytes(4))",
     "json-blob": "s.sendall(reply({'result': 'TVNCMQ=='}))",
+    # big enough to be checked in a thread: valid header, then 300 KB that are no entries
+    "big-bad-blob": "b = b'MSB1' + bytes(8) + bytes(300000); "
+    "s.sendall(struct.pack('!HHII', 1, 5, 1, len(b)) + b)",
     "silent": "time.sleep(30)",
     "exits": "os._exit(3)",
     "segv": "os.kill(os.getpid(), signal.SIGSEGV)",
@@ -181,6 +184,7 @@ def test_hostile_dataplane_process_is_given_up(tmp_path, kind: str) -> None:
         "bad-state": "bad reply to state",
         "bad-blob": "bad reply to state_blob: not a state blob",
         "json-blob": "bad reply to state_blob: state blob is not bytes",
+        "big-bad-blob": "bad reply to state_blob: state blob: bytes after the last entry",
         "silent": "hung: no reply to ping within 1 s",
         "exits": "status 3",
         "segv": "SIGSEGV",
@@ -388,3 +392,27 @@ def test_commit_in_flight_when_the_dataplane_hangs(linked) -> None:
     wait(lambda: link(m, 1, 1) == "up", 10)
     d = m.get(filter=("subtree", f'<memif xmlns="{NS}"><socket/></memif>')).data
     assert sorted(d.xpath("//m:socket/m:id/text()", namespaces=P)) == ["0", "1"]
+
+
+def test_big_state_blob_is_formatted_off_the_loop(tmp_path) -> None:
+    """A state blob over BIG_BLOB (2,600 interfaces) is checked and formatted in a
+    thread: the same text the small path makes."""
+    from dataplane import remote
+    from dataplane.state_blob import from_wire
+
+    async def run() -> None:
+        dp = RemoteDataplane(lambda ev: None, lambda why: None)
+        dp.start()
+        try:
+            await dp.add_socket(1, str(tmp_path / "big.sock"))
+            calls = [["add_interface", [1, i], {"role": "server"}] for i in range(2600)]
+            for k in range(0, len(calls), 256):
+                await dp.call("batch", calls[k : k + 256])
+            st = await dp.state_blob()
+            assert len(st.blob) >= remote.BIG_BLOB
+            assert st.fragments == from_wire(st.blob).fragments
+            assert len(st.fragments) == 2601
+        finally:
+            dp.kill("done")
+
+    asyncio.run(run())
