@@ -29,44 +29,6 @@ from agent.yangdata.schema import MEMIF_NS
 from dataplane.state_blob import StateText
 
 Q = f"{{{MEMIF_NS}}}"
-SOCKET_STATE = (
-    "listening",
-    "role",
-    "interface-count",
-    "pending-connections",
-    "dropped-connections",
-    "error",
-    "last-refusal",
-)
-INTERFACE_STATE = (
-    "name",
-    "admin-status",
-    "link-status",
-    "connection-state",
-    "mac-address",
-    "local-disconnect-reason",
-    "remote-disconnect-reason",
-    "remote-name",
-    "remote-interface-name",
-    "ring-size",
-    "buffer-size",
-    "rx-queues",
-    "tx-queues",
-    "regions",
-)
-QUEUE_LEAVES = ("direction", "id", "ring-size", "head", "tail", "packets", "bytes", "interrupts")
-COUNTERS = (
-    "rx-packets",
-    "rx-bytes",
-    "tx-packets",
-    "tx-bytes",
-    "rx-drops",
-    "tx-drops",
-    "bad-descriptors",
-    "no-free-slots",
-    "ring-overruns",
-    "interrupts",
-)
 
 
 # Control characters (C0, DEL, C1) and what is not an XML 1.0 Char at all.

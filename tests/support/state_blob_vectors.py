@@ -8,6 +8,7 @@ import struct
 from collections.abc import Sequence
 
 from agent.memif.state import MEMIF_NS, text_markup
+from dataplane.state_blob import COUNTERS as COUNTERS_OF_BLOB
 
 COUNTERS = 10
 
@@ -112,18 +113,6 @@ INTERFACE_STATE = (
     "regions",
 )
 QUEUE_LEAVES = ("direction", "id", "ring-size", "head", "tail", "packets", "bytes", "interrupts")
-COUNTER_LEAVES = (
-    "rx-packets",
-    "rx-bytes",
-    "tx-packets",
-    "tx-bytes",
-    "rx-drops",
-    "tx-drops",
-    "bad-descriptors",
-    "no-free-slots",
-    "ring-overruns",
-    "interrupts",
-)
 
 
 def _leaves(out: list[str], d: dict, names: tuple[str, ...]) -> None:
@@ -151,7 +140,7 @@ def oracle_text(state: dict, socket0: str) -> str:
             _leaves(out, q, QUEUE_LEAVES)
             out.append("</queue>")
         out.append("<counters>")
-        _leaves(out, i["counters"], COUNTER_LEAVES)
+        _leaves(out, i["counters"], COUNTERS_OF_BLOB)
         out.append("</counters></state></interface>")
     out.append("</memif>")
     return "".join(out)
