@@ -66,8 +66,12 @@ static void add_rx(itf_t *i, int frames, uint64_t bytes, int dropped) {
     if (dropped) i->rx_drops += (uint64_t)frames;
 }
 
-static void forward(dp_t *dp, itf_t *a) {
-    int nrx, ntx;
+/* Moves one burst per queue; returns nonzero when it moved anything. Bursts are
+ * bounded so one busy pair cannot starve the rest of the loop, and an interrupt is
+ * edge-triggered: frames left behind a burst would wait for the next timer tick
+ * (100 ms) unless the loop polls again at once. */
+static int forward(dp_t *dp, itf_t *a) {
+    int nrx, ntx, moved = 0;
     queue_t *rx = itf_rxq(a, &nrx);
     itf_t *b = a->xc;
     queue_t *tx = itf_txq(b, &ntx);
@@ -76,6 +80,7 @@ static void forward(dp_t *dp, itf_t *a) {
         int got = ring_rx(&a->rc, &rx[k], dp->scratch, SCRATCH_BYTES, dp->scratch_lens,
                           SCRATCH_FRAMES, &bytes);
         if (got <= 0) continue;
+        moved = 1;
         add_rx(a, got, bytes, 0);
         uint64_t before = tx[k % ntx].bytes;
         int sent = ring_tx(&b->rc, &tx[k % ntx], dp->scratch, dp->scratch_lens, got);
@@ -83,6 +88,7 @@ static void forward(dp_t *dp, itf_t *a) {
         b->tx_bytes += tx[k % ntx].bytes - before;
         b->rc.tx_drops += (uint64_t)(got - sent);
     }
+    return moved;
 }
 
 void dp_stop_traffic(itf_t *i) {
@@ -93,7 +99,8 @@ void dp_stop_traffic(itf_t *i) {
     for (int k = 0; k < nrx; k++) rx[k].ring->flags &= (uint16_t)~RING_FLAG_MASK_INT;
 }
 
-static void service(dp_t *dp, itf_t *i) {
+/* Returns nonzero when the interface may have more to move right away. */
+static int service(dp_t *dp, itf_t *i) {
     int nrx, ntx;
     if (i->traffic == TRAFFIC_TX) {
         queue_t *tx = itf_txq(i, &ntx);
@@ -106,13 +113,13 @@ static void service(dp_t *dp, itf_t *i) {
         }
     }
     if (i->xc && i->xc->state == ST_CONNECTED) {
-        forward(dp, i);
+        int moved = forward(dp, i);
         dp_note_ring(dp, i->xc);
         dp_note_ring(dp, i);
-        return;
+        return moved;
     }
     int sink = i->traffic == TRAFFIC_RX || i->traffic == TRAFFIC_RX_COPY;
-    if (i->python_rx && !sink) return;
+    if (i->python_rx && !sink) return 0;
     queue_t *rx = itf_rxq(i, &nrx);
     /* We poll: spare the peer its eventfd writes. Read before writing: the flags
      * share a cache line with the head the peer polls, and a store on every
@@ -130,6 +137,7 @@ static void service(dp_t *dp, itf_t *i) {
             add_rx(i, got, bytes, !sink), bytes = 0;
     }
     dp_note_ring(dp, i);
+    return 0;
 }
 
 void dp_note_ring(dp_t *dp, itf_t *i) {
@@ -155,9 +163,11 @@ void dp_note_ring(dp_t *dp, itf_t *i) {
 static void *loop(void *arg) {
     dp_t *dp = arg;
     struct epoll_event evs[64];
+    int again = 0; /* the last pass moved frames: poll once more before sleeping */
     pthread_mutex_lock(&dp->lock);
     while (dp->running) {
-        int busy = 0;
+        int busy = again;
+        again = 0;
         double next = dp_now() + 0.1;
         for (itf_t *i = dp->itfs; i; i = i->next) {
             if (i->traffic != TRAFFIC_NONE && i->state == ST_CONNECTED) busy = 1;
@@ -228,7 +238,7 @@ static void *loop(void *arg) {
                                                                    : "handshake timeout");
             if (i->role == ROLE_CLIENT && i->enabled && i->state == ST_CONNECTING && now >= i->retry_at)
                 hsio_client_connect(dp, i);
-            if (i->state == ST_CONNECTED) service(dp, i);
+            if (i->state == ST_CONNECTED && service(dp, i)) again = 1;
         }
     }
     pthread_mutex_unlock(&dp->lock);

@@ -213,6 +213,37 @@ def test_xconnect_patches_two_interfaces(tmp_path) -> None:
             dp.close()
 
 
+def test_xconnect_moves_a_burst_longer_than_one_pass_at_once(tmp_path) -> None:
+    """4,000 frames published with one interrupt: the xconnect moves 256 per pass, and
+    must keep polling while it moves frames. It used to wait for the next 100 ms timer
+    tick after each pass (1.5 s for this burst), so a pair of agents held the tail of
+    every burst back: a stream that stops left frames in the rings for a while."""
+    mid, left, right = Dataplane("mid"), Dataplane("left"), Dataplane("right")
+    try:
+        for sid, name in ((1, "l.sock"), (2, "r.sock")):
+            mid.add_socket(sid, str(tmp_path / name))
+        left.add_socket(1, str(tmp_path / "l.sock"))
+        right.add_socket(2, str(tmp_path / "r.sock"))
+        big = {"ring_size_log2": 12, "enabled": True}
+        mid.add_interface(1, 0, role="server", **big)
+        mid.add_interface(2, 0, role="server", **big)
+        mid.set_xconnect((1, 0), (2, 0))
+        left.add_interface(1, 0, role="client", rx_mode="python", **big)
+        right.add_interface(2, 0, role="client", rx_mode="python", **big)
+        wait(lambda: up(left, 1, 0) and up(right, 2, 0))
+        data, lens = frames([60] * 4000)
+        assert left.tx_burst(1, 0, 0, data, lens) == 4000
+        start = time.monotonic()
+        got, glens = recv_all(right, 2, 0, 4000, timeout=5.0)
+        took = time.monotonic() - start
+        assert got == data
+        # 15 timer ticks would be 1.5 s; polling on, the burst takes milliseconds.
+        assert took < 0.75, f"the burst took {took:.3f} s through the xconnect"
+    finally:
+        for dp in (left, right, mid):
+            dp.close()
+
+
 def test_queues_ids_and_one_peer_per_id(tmp_path) -> None:
     """Several interfaces share one socket file (demultiplexed by id); queue
     counts come from the client; an id takes one peer at a time."""
