@@ -3,6 +3,7 @@ handshake, bursts of 64/1500/9000 B both ways, reasons, reconnect, xconnect."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -184,19 +185,29 @@ def test_stale_socket_file_is_replaced(tmp_path) -> None:
         dp.close()
 
 
-def test_xconnect_patches_two_interfaces(tmp_path) -> None:
+@contextlib.contextmanager
+def xconnected(tmp_path, **itf):
+    """left -> mid (memif1/0 xconnected to memif2/0) -> right, linked; yields the three."""
     mid, left, right = Dataplane("mid"), Dataplane("left"), Dataplane("right")
     try:
         for sid, name in ((1, "l.sock"), (2, "r.sock")):
             mid.add_socket(sid, str(tmp_path / name))
         left.add_socket(1, str(tmp_path / "l.sock"))
         right.add_socket(2, str(tmp_path / "r.sock"))
-        mid.add_interface(1, 0, role="server", enabled=True)
-        mid.add_interface(2, 0, role="server", enabled=True)
+        mid.add_interface(1, 0, role="server", enabled=True, **itf)
+        mid.add_interface(2, 0, role="server", enabled=True, **itf)
         mid.set_xconnect((1, 0), (2, 0))
-        left.add_interface(1, 0, role="client", enabled=True, rx_mode="python")
-        right.add_interface(2, 0, role="client", enabled=True, rx_mode="python")
+        left.add_interface(1, 0, role="client", enabled=True, rx_mode="python", **itf)
+        right.add_interface(2, 0, role="client", enabled=True, rx_mode="python", **itf)
         wait(lambda: up(left, 1, 0) and up(right, 2, 0))
+        yield mid, left, right
+    finally:
+        for dp in (left, right, mid):
+            dp.close()
+
+
+def test_xconnect_patches_two_interfaces(tmp_path) -> None:
+    with xconnected(tmp_path) as (mid, left, right):
         data, lens = frames([64, 1500, 9000] * 10)
         assert left.tx_burst(1, 0, 0, data, lens) == 30
         got, glens = recv_all(right, 2, 0, 30)
@@ -208,9 +219,6 @@ def test_xconnect_patches_two_interfaces(tmp_path) -> None:
         assert left.tx_burst(1, 0, 0, data[:64], [64]) == 1
         time.sleep(0.2)
         assert right.rx_burst(2, 0)[1] == []
-    finally:
-        for dp in (left, right, mid):
-            dp.close()
 
 
 def test_xconnect_moves_a_burst_longer_than_one_pass_at_once(tmp_path) -> None:
@@ -218,19 +226,7 @@ def test_xconnect_moves_a_burst_longer_than_one_pass_at_once(tmp_path) -> None:
     must keep polling while it moves frames. It used to wait for the next 100 ms timer
     tick after each pass (1.5 s for this burst), so a pair of agents held the tail of
     every burst back: a stream that stops left frames in the rings for a while."""
-    mid, left, right = Dataplane("mid"), Dataplane("left"), Dataplane("right")
-    try:
-        for sid, name in ((1, "l.sock"), (2, "r.sock")):
-            mid.add_socket(sid, str(tmp_path / name))
-        left.add_socket(1, str(tmp_path / "l.sock"))
-        right.add_socket(2, str(tmp_path / "r.sock"))
-        big = {"ring_size_log2": 12, "enabled": True}
-        mid.add_interface(1, 0, role="server", **big)
-        mid.add_interface(2, 0, role="server", **big)
-        mid.set_xconnect((1, 0), (2, 0))
-        left.add_interface(1, 0, role="client", rx_mode="python", **big)
-        right.add_interface(2, 0, role="client", rx_mode="python", **big)
-        wait(lambda: up(left, 1, 0) and up(right, 2, 0))
+    with xconnected(tmp_path, ring_size_log2=12) as (_mid, left, right):
         data, lens = frames([60] * 4000)
         assert left.tx_burst(1, 0, 0, data, lens) == 4000
         start = time.monotonic()
@@ -239,9 +235,6 @@ def test_xconnect_moves_a_burst_longer_than_one_pass_at_once(tmp_path) -> None:
         assert got == data
         # 15 timer ticks would be 1.5 s; polling on, the burst takes milliseconds.
         assert took < 0.75, f"the burst took {took:.3f} s through the xconnect"
-    finally:
-        for dp in (left, right, mid):
-            dp.close()
 
 
 def test_queues_ids_and_one_peer_per_id(tmp_path) -> None:
