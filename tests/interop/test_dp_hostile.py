@@ -179,6 +179,47 @@ def test_corrupt_descriptors_are_dropped_and_counted(server) -> None:
     still_serves(dp, path)
 
 
+def test_an_unfinished_chain_through_an_xconnect_leaves_the_loop_asleep(tmp_path) -> None:
+    """The loop polls again at once after a pass that moved frames through an xconnect.
+    A chain whose last part never comes moves nothing, so it must not keep the loop
+    busy: a hostile peer could otherwise make the dataplane spin on one descriptor."""
+    mid, far = Dataplane("mid"), Dataplane("far")
+    try:
+        path, far_path = str(tmp_path / "h.sock"), str(tmp_path / "far.sock")
+        mid.add_socket(1, path)
+        mid.add_socket(2, far_path)
+        mid.add_interface(1, 1, role="server", enabled=True)
+        mid.add_interface(2, 0, role="server", enabled=True)
+        mid.set_xconnect((1, 1), (2, 0))
+        far.add_socket(2, far_path)
+        far.add_interface(2, 0, role="client", enabled=True, rx_mode="python")
+        c = HostileClient(path)
+        c.full_handshake(1)
+        wait_until(
+            lambda: all(
+                d.interface_state(s, i)["link-status"] == "up"
+                for d, s, i in ((mid, 1, 1), (mid, 2, 0), (far, 2, 0))
+            )
+        )
+        c.region[c.buf_off : c.buf_off + 60] = b"G" * 60
+        # one good frame, then the first part of a chain (NEXT set) and nothing after it
+        c.put_s2m([(0, 0, 60, c.buf_off), (1, 0, 30, c.buf_off)])
+        os.eventfd_write(c.s2m_efd, 1)
+        got = wait_until(lambda: far.rx_burst(2, 0, 0, 256)[1], what="the good frame")
+        assert got == [60]
+        # A window of CPU time, not a wait for a condition: a spinning loop thread
+        # would take about all of it.
+        cpu, wall = time.process_time(), time.monotonic()
+        time.sleep(0.5)
+        cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+        assert cpu < 0.5 * wall, f"the process used {cpu:.2f} s of CPU in {wall:.2f} s"
+        assert mid.interface_state(1, 1)["counters"]["rx-packets"] == 1
+        c.close()
+    finally:
+        far.close()
+        mid.close()
+
+
 def test_unexpected_and_extra_fds(server) -> None:
     dp, path = server
     c = HostileClient(path)
