@@ -21,15 +21,23 @@ P = {"m": NS, "if": IF_NS}
 
 
 
-def state(m, sid: int, iid: int) -> dict[str, str]:
+def states(m, *keys: tuple[int, int]) -> list[dict[str, str]]:
+    """The state leaves and counters of each (socket-id, id), from one <get>."""
     d = m.get(filter=("subtree", f'<memif xmlns="{NS}"/>')).data
-    el = d.xpath(f"//m:interface[m:socket-id='{sid}'][m:id='{iid}']/m:state", namespaces=P)
-    if not el:
-        return {}
-    out = {etree.QName(c).localname: c.text or "" for c in el[0] if len(c) == 0}
-    for c in el[0].iterfind(f"{{{NS}}}counters/*"):
-        out[etree.QName(c).localname] = c.text or ""
-    return out
+    found = []
+    for sid, iid in keys:
+        el = d.xpath(f"//m:interface[m:socket-id='{sid}'][m:id='{iid}']/m:state", namespaces=P)
+        out: dict[str, str] = {}
+        if el:
+            out = {etree.QName(c).localname: c.text or "" for c in el[0] if len(c) == 0}
+            for c in el[0].iterfind(f"{{{NS}}}counters/*"):
+                out[etree.QName(c).localname] = c.text or ""
+        found.append(out)
+    return found
+
+
+def state(m, sid: int, iid: int) -> dict[str, str]:
+    return states(m, (sid, iid))[0]
 
 
 def cfg(body: str) -> str:
@@ -228,10 +236,10 @@ def test_two_agents_xconnect_two_testpmds(start_agent, tmp_path) -> None:
             # every frame A passed on, B's count is final, and dst must reach it
             # (the pair only forwards or counts a drop, never invents). Equal
             # counts at one stage alone can be a moment between two bursts.
-            a_in, a_out = state(ma, 1, 0), state(ma, 2, 0)
+            a_in, a_out = states(ma, (1, 0), (2, 0))
             if int(a_in["rx-packets"]) != sent:
                 return None
-            b_in, b_out = state(mb, 1, 0), state(mb, 2, 0)
+            b_in, b_out = states(mb, (1, 0), (2, 0))
             if int(b_in["rx-packets"]) != int(a_out["tx-packets"]):
                 return None
             received = dst.stats()["rx"]
@@ -240,9 +248,9 @@ def test_two_agents_xconnect_two_testpmds(start_agent, tmp_path) -> None:
         received = wait(drained, what="every frame through both agents")
         dst.send("stop")
         assert received > 10_000
-        assert dst.stats()["rx"] == received == int(state(mb, 2, 0)["tx-packets"])
+        b_in, b_out = states(mb, (1, 0), (2, 0))
+        assert dst.stats()["rx"] == received == int(b_out["tx-packets"])
         # whatever A passed on that B did not count a drop of reached dst
-        b_in, b_out = state(mb, 1, 0), state(mb, 2, 0)
         assert int(b_in["rx-packets"]) == received + int(b_out["tx-drops"])
     finally:
         src.quit()
